@@ -1,0 +1,34 @@
+# JoPanel — `make demo` and `make test` are the quick start; see README.md.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench system clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+system:
+	./scripts/ensure-system.sh
+
+demo: $(STAMP)
+	$(BIN)/jopanel --root ./var/demo demo
+
+test: $(STAMP) system
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check jopanel tests bench
+	$(BIN)/ruff format --check jopanel tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP) system
+	$(BIN)/python -m bench.store_bench
+	$(BIN)/python -m bench.agent_bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

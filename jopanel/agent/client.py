@@ -1,0 +1,60 @@
+"""Ways to run agent ops: over the socket (the API, the CLI when an agent runs) or in-process.
+
+Both raise the same JoPanelError subclasses, so callers never care which one they have.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from ..errors import AgentUnavailable, error_from_dict
+from ..settings import Settings
+from .context import AgentContext
+from .registry import OpResult, execute
+from .server import socket_in_use
+
+
+class Agent(Protocol):
+    def execute(self, op: str, payload: dict[str, Any], *, actor: str = ..., dry_run: bool = ...) -> OpResult: ...
+
+
+class SocketAgent:
+    """Talks to a running `jopanel agent` over its Unix socket."""
+
+    def __init__(self, settings: Settings, timeout: float = 120.0) -> None:
+        self.path = settings.socket_path
+        transport = httpx.HTTPTransport(uds=str(self.path))
+        self._http = httpx.Client(transport=transport, base_url="http://agent", timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def execute(self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False) -> OpResult:
+        body = {"op": op, "payload": payload, "dry_run": dry_run, "actor": actor}
+        try:
+            response = self._http.post("/execute", json=body)
+        except httpx.TransportError as exc:
+            raise AgentUnavailable(f"agent unreachable at {self.path}: {exc}") from exc
+        data = response.json()
+        if response.status_code != 200:
+            raise error_from_dict(data)
+        return OpResult.model_validate(data)
+
+
+class LocalAgent:
+    """Runs ops in this process under the same locks (the CLI with no agent running)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.ctx = AgentContext(settings)
+
+    def execute(self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False) -> OpResult:
+        return execute(self.ctx, op, payload, actor=actor, dry_run=dry_run)
+
+
+def agent_for_cli(settings: Settings) -> Agent:
+    """The running agent if there is one, else in-process."""
+    if socket_in_use(settings.socket_path):
+        return SocketAgent(settings)
+    return LocalAgent(settings)

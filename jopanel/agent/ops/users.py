@@ -1,0 +1,402 @@
+"""Account lifecycle ops: create, read, update, suspend, passwords, delete, reconcile."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, SecretStr
+
+from ... import validate
+from ...errors import Conflict, NotFound, StaleRevision, ValidationFailed
+from ...schemas import LIMIT_FIELDS, Limits, UserConfig
+from ...schemas.account import Shell, Status
+from ...schemas.base import Domain, Email, PackageName, PanelName
+from ...schemas.bundle import parse_model
+from ...store.locks import global_lock
+from ...system.crypt import hash_password
+from ..context import AgentContext, Call
+from ..converge import converge
+from ..flow import Flow
+from ..registry import OpResult, Payload, op
+from .build import new_config
+
+Username = Annotated[str, AfterValidator(lambda v: validate.username(v))]
+Password = Annotated[SecretStr, Field(min_length=8, max_length=256)]
+CryptHash = Annotated[str, Field(pattern=r"^\$(y|2[aby]|6|5|gy)\$[./A-Za-z0-9$=,]{8,200}$")]
+
+
+class UserRef(Payload):
+    username: Username
+
+
+class CreateUser(Payload):
+    username: Username
+    password: Password | None = None
+    password_hash: CryptHash | None = None
+    contact_email: Email
+    primary_domain: Domain
+    package: PackageName = "default"
+    owner: PanelName = "admin"
+    shell: Shell = "/bin/bash"
+    status: Status = "active"
+    created_at: datetime | None = None
+
+
+class AccountPatch(Payload):
+    contact_email: Email | None = None
+    package: PackageName | None = None
+    shell: Shell | None = None
+    primary_domain: Domain | None = None
+    owner: PanelName | None = None
+
+
+class LimitsPatch(Payload):
+    disk_quota_mb: int | None = Field(None, ge=0, le=2**31 - 1)
+    bandwidth_quota_mb: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_addon_domains: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_subdomains: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_alias_domains: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_databases: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_db_users: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_ftp_accounts: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_cron_jobs: int | None = Field(None, ge=0, le=2**31 - 1)
+    cpu_limit_percent: int | None = Field(None, ge=0, le=2**31 - 1)
+    memory_limit_mb: int | None = Field(None, ge=0, le=2**31 - 1)
+    io_limit_mb_s: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class MetaPatch(Payload):
+    notes: str | None = Field(None, max_length=4096)
+
+
+class UpdateUser(Payload):
+    username: Username
+    expected_revision: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    account: AccountPatch | None = None
+    limits: LimitsPatch | None = None
+    meta: MetaPatch | None = None
+
+
+class SetPassword(Payload):
+    username: Username
+    password: Password
+
+
+class Reconcile(Payload):
+    username: Username | None = None
+
+
+class ListUsers(Payload):
+    search: str | None = Field(None, max_length=100)
+
+
+def _view(config: UserConfig) -> dict[str, Any]:
+    return {**config.documents(), "revision": config.revision}
+
+
+def _summary(config: UserConfig) -> dict[str, Any]:
+    a = config.account
+    return {
+        "username": a.username,
+        "primary_domain": a.primary_domain,
+        "contact_email": a.contact_email,
+        "package": a.package,
+        "status": a.status,
+        "owner": a.owner,
+        "revision": config.revision,
+        "updated_at": a.updated_at.isoformat(),
+    }
+
+
+def _check_name_free(ctx: AgentContext, username: str) -> None:
+    if ctx.store.exists(username):
+        raise Conflict(f"account {username!r} already exists", field="username")
+    if username in ctx.accounts.host_names():
+        raise Conflict(f"{username!r} is an existing system account", field="username")
+
+
+@op("create_user", CreateUser)
+def create_user(call: Call, p: CreateUser) -> OpResult:
+    ctx = call.ctx
+    name = p.username
+    package = ctx.packages.get(p.package)
+    if p.password is not None and p.password_hash is not None:
+        raise ValidationFailed("give either password or password_hash", field="password")
+    with ctx.store.lock(name), Flow(call, "create_user") as flow:
+        _check_name_free(ctx, name)
+        with global_lock(ctx.settings, "uids"):
+            uid = ctx.accounts.allocate_id()
+            config = new_config(
+                username=name, uid=uid, gid=uid, primary_domain=p.primary_domain,
+                contact_email=p.contact_email, package=package.name, limits=package.limits(),
+                owner=p.owner, shell=p.shell, status=p.status, created_at=p.created_at,
+            )  # fmt: skip
+            flow.step(
+                "claim_domains",
+                lambda: ctx.claims.claim(name, [p.primary_domain]),
+                undo=lambda: ctx.claims.release(name, [p.primary_domain]),
+                describe=f"claim {p.primary_domain}",
+            )
+            written: list[UserConfig] = []
+            flow.step(
+                "write_config",
+                lambda: written.append(
+                    ctx.store.write(config, expected_revision=None, actor=call.actor, action="create", create=True).config
+                ),
+                undo=lambda: ctx.store.remove(name),
+                describe=f"write {ctx.settings.users_dir / name}",
+            )
+            flow.step(
+                "groupadd",
+                lambda: ctx.accounts.groupadd(name, uid),
+                undo=lambda: ctx.accounts.groupdel(name),
+                describe=f"groupadd -g {uid} {name}",
+            )
+            flow.step(
+                "useradd",
+                lambda: ctx.accounts.useradd(name, uid, uid, p.shell),
+                undo=lambda: (ctx.accounts.userdel(name), ctx.accounts.remove_home(name)),
+                describe=f"useradd -u {uid} {name} (home 0750)",
+            )
+        secret = p.password.get_secret_value() if p.password else None
+        hashed = p.password_hash or (hash_password(secret) if secret else None)
+        if hashed:
+            flow.step("set_password", lambda: ctx.accounts.set_hash(name, hashed), describe="set password hash")
+        flow.step(
+            "apply",
+            lambda: converge(ctx, written[0] if written else config, dry_run=False),
+            describe="apply status, shell and home",
+        )
+        data = _view(written[0]) if written else None
+    return OpResult(changed=True, plan=flow.plan, data=data)
+
+
+@op("get_config", UserRef)
+def get_config(call: Call, p: UserRef) -> OpResult:
+    return OpResult(changed=False, data=_view(call.ctx.store.read(p.username)))
+
+
+@op("list_users", ListUsers, target=None)
+def list_users(call: Call, p: ListUsers) -> OpResult:
+    items = []
+    needle = (p.search or "").lower()
+    for name in call.ctx.store.list_usernames():
+        try:
+            summary = _summary(call.ctx.store.read(name))
+        except (NotFound, ValidationFailed):
+            continue
+        if needle and not any(needle in str(v).lower() for v in summary.values()):
+            continue
+        items.append(summary)
+    return OpResult(changed=False, data=items)
+
+
+def _apply_patch(ctx: AgentContext, config: UserConfig, p: UpdateUser) -> UserConfig:
+    account_updates: dict[str, Any] = {}
+    limits = config.limits
+    domains = config.domains
+    if p.account is not None:
+        account_updates = p.account.model_dump(exclude_none=True)
+        new_package = account_updates.get("package")
+        if new_package and new_package != config.account.package:
+            limits = ctx.packages.get(new_package).limits()
+        new_primary = account_updates.get("primary_domain")
+        if new_primary and new_primary != domains.primary:
+            if new_primary in domains.all_names():
+                raise Conflict(f"{new_primary} is already one of this account's domains", field="primary_domain")
+            domains = domains.model_copy(update={"primary": new_primary})
+    if p.limits is not None:
+        merged = {**limits.model_dump(), **p.limits.model_dump(exclude_none=True)}
+        limits = parse_model(Limits, merged, "limits")
+    account = parse_model(type(config.account), {**config.account.model_dump(), **account_updates}, "account")
+    meta = config.meta
+    if p.meta is not None and p.meta.notes is not None:
+        meta = meta.model_copy(update={"notes": p.meta.notes})
+    return config.with_(account=account, limits=limits, domains=domains, meta=meta)
+
+
+def _change(call: Call, name: str, flow_name: str, mutate: Any, expected: str | None = None) -> OpResult:
+    """Lock, write the new config, apply it; on failure put the old config back."""
+    ctx = call.ctx
+    with ctx.store.lock(name), Flow(call, flow_name) as flow:
+        old = ctx.store.read(name)
+        new = mutate(old)
+        if expected is not None and expected != old.revision:
+            raise StaleRevision(
+                f"revision {expected} is stale; current is {old.revision}", field="revision"
+            )
+        added = [d for d in new.domains.all_names() if d not in old.domains.all_names()]
+        removed = [d for d in old.domains.all_names() if d not in new.domains.all_names()]
+        same = new.content_revision() == old.content_revision() and new.meta.notes == old.meta.notes
+        if added:
+            flow.step(
+                "claim_domains",
+                lambda: ctx.claims.claim(name, added),
+                undo=lambda: ctx.claims.release(name, added),
+                describe=f"claim {', '.join(added)}",
+            )
+        result: list[UserConfig] = []
+        if not same:
+            flow.step(
+                "write_config",
+                lambda: result.append(
+                    ctx.store.write(new, expected_revision=old.revision, actor=call.actor, action=flow_name).config
+                ),
+                undo=lambda: ctx.store.write(old, expected_revision=None, actor=call.actor, action=f"undo:{flow_name}"),
+                describe=f"write new revision of {name}",
+            )
+        drift = converge(ctx, new, dry_run=True)
+        flow.step("apply", lambda: converge(ctx, new, dry_run=False), describe="; ".join(drift) or "apply (nothing to do)")
+        if removed:
+            flow.step("release_domains", lambda: ctx.claims.release(name, removed), describe=f"release {', '.join(removed)}")
+        current = result[0] if result else old
+    return OpResult(changed=not same or bool(drift), plan=flow.plan, data=_view(current))
+
+
+@op("update_user_config", UpdateUser)
+def update_user_config(call: Call, p: UpdateUser) -> OpResult:
+    return _change(
+        call, p.username, "update_user", lambda c: _apply_patch(call.ctx, c, p), p.expected_revision
+    )
+
+
+def _set_status(call: Call, name: str, status: str, flow_name: str) -> OpResult:
+    def mutate(config: UserConfig) -> UserConfig:
+        return config.with_(account=config.account.model_copy(update={"status": status}))
+
+    return _change(call, name, flow_name, mutate)
+
+
+@op("suspend_user", UserRef)
+def suspend_user(call: Call, p: UserRef) -> OpResult:
+    return _set_status(call, p.username, "suspended", "suspend_user")
+
+
+@op("unsuspend_user", UserRef)
+def unsuspend_user(call: Call, p: UserRef) -> OpResult:
+    return _set_status(call, p.username, "active", "unsuspend_user")
+
+
+@op("set_password", SetPassword)
+def set_password(call: Call, p: SetPassword) -> OpResult:
+    ctx = call.ctx
+    with ctx.store.lock(p.username), Flow(call, "set_password") as flow:
+        config = ctx.store.read(p.username)
+        hashed = hash_password(p.password.get_secret_value())
+        if config.account.status == "suspended":
+            hashed = "!" + hashed  # a new password must not lift a suspension
+        flow.step("set_hash", lambda: ctx.accounts.set_hash(p.username, hashed), describe="set password hash")
+    return OpResult(changed=True, plan=flow.plan)
+
+
+@op("delete_user", UserRef)
+def delete_user(call: Call, p: UserRef) -> OpResult:
+    ctx = call.ctx
+    name = p.username
+    with ctx.store.lock(name), Flow(call, "delete_user") as flow:
+        config = ctx.store.read(name)
+        domains = config.domains.all_names()
+        entry = ctx.accounts.get(name)
+        old_hash = ctx.accounts.shadow_hash(name)
+        archived: list[os.PathLike[str]] = []
+        flow.step(
+            "archive_config",
+            lambda: archived.append(ctx.store.archive(name)),
+            undo=lambda: ctx.store.restore_archive(name, archived[0]),  # type: ignore[arg-type]
+            describe=f"archive config under {ctx.settings.archive_dir}",
+        )
+        flow.step(
+            "release_domains",
+            lambda: ctx.claims.release(name, domains),
+            undo=lambda: ctx.claims.claim(name, domains),
+            describe=f"release {', '.join(domains)}",
+        )
+        if entry is not None:
+
+            def restore_user() -> None:
+                if name not in ctx.accounts.groups():
+                    ctx.accounts.groupadd(name, entry.gid)
+                ctx.accounts.runner.run(
+                    ["useradd", *ctx.accounts.prefix, "-u", str(entry.uid), "-g", str(entry.gid),
+                     "-d", entry.home, "-M", "-s", entry.shell, "-c", "JoPanel account", name]
+                )  # fmt: skip
+                if old_hash:
+                    ctx.accounts.set_hash(name, old_hash)
+
+            flow.step("userdel", lambda: ctx.accounts.userdel(name), undo=restore_user, describe=f"userdel {name}")
+        if name in ctx.accounts.groups():
+            gid = config.account.gid
+            flow.step(
+                "groupdel",
+                lambda: ctx.accounts.groupdel(name),
+                undo=lambda: ctx.accounts.groupadd(name, gid),
+                describe=f"groupdel {name}",
+            )
+        flow.step("remove_home", lambda: ctx.accounts.remove_home(name), describe=f"remove {ctx.settings.home_of(name)}")
+    return OpResult(changed=True, plan=flow.plan, data={"archive": str(archived[0]) if archived else None})
+
+
+@op("user_stats", UserRef)
+def user_stats(call: Call, p: UserRef) -> OpResult:
+    config = call.ctx.store.read(p.username)
+    used_bytes = 0
+    files = 0
+    home = call.ctx.settings.home_of(p.username)
+    for directory, _dirs, names in os.walk(home):
+        for entry in names:
+            try:
+                st = os.lstat(os.path.join(directory, entry))
+            except FileNotFoundError:
+                continue
+            used_bytes += st.st_blocks * 512
+            files += 1
+    d = config.domains
+    usage = {
+        "disk_used_mb": round(used_bytes / 1048576, 2),
+        "files": files,
+        "addon_domains": len(d.addon_domains),
+        "subdomains": len(d.subdomains),
+        "alias_domains": len(d.alias_domains),
+        "cron_jobs": len(config.services.cron.jobs),
+    }
+    limits = {f: getattr(config.limits, f) for f in LIMIT_FIELDS}
+    return OpResult(changed=False, data={"username": p.username, "limits": limits, "usage": usage, "status": config.account.status})
+
+
+def reconcile_one(call: Call, name: str) -> dict[str, Any]:
+    """Adopt a valid hand edit, report an invalid one, then repair system drift."""
+    ctx = call.ctx
+    report: dict[str, Any] = {"username": name, "changes": [], "error": None}
+    with ctx.store.lock(name):
+        inspection = ctx.store.inspect(name)
+        if inspection.error is not None:
+            report["error"] = str(inspection.error)
+            return report
+        if inspection.hand_edited:
+            report["changes"].append("config edited by hand: adopted as a new revision")
+            if not call.dry_run:
+                ctx.store.adopt(name, actor=call.actor)
+        config = ctx.store.read(name)
+        report["changes"] += converge(ctx, config, dry_run=call.dry_run)
+    return report
+
+
+@op("apply_user", UserRef)
+def apply_user(call: Call, p: UserRef) -> OpResult:
+    report = reconcile_one(call, p.username)
+    if report["error"]:
+        raise ValidationFailed(report["error"], field="config")
+    return OpResult(changed=bool(report["changes"]), plan=report["changes"], data=report)
+
+
+@op("reconcile", Reconcile, target=None)
+def reconcile(call: Call, p: Reconcile) -> OpResult:
+    names = [p.username] if p.username else call.ctx.store.list_usernames()
+    reports = [reconcile_one(call, n) for n in names]
+    if not call.dry_run and p.username is None:
+        call.ctx.claims.rebuild()
+    changed = any(r["changes"] for r in reports)
+    plan = [f"{r['username']}: {c}" for r in reports for c in r["changes"]]
+    return OpResult(changed=changed, plan=plan, data=reports)

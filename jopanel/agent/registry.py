@@ -1,0 +1,111 @@
+"""The whitelist of agent operations: a name, a payload model, a handler.
+
+Nothing outside this registry can be executed; there is no op that runs a command the
+caller chooses. Each handler returns an `OpResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import JoPanelError, NotFound, ValidationFailed
+from ..schemas.bundle import parse_model
+from .context import AgentContext, Call
+
+log = logging.getLogger("jopanel.agent.ops")
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Payload(BaseModel):
+    """Base of every op payload: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpResult(BaseModel):
+    changed: bool
+    dry_run: bool = False
+    plan: list[str] = Field(default_factory=list)
+    data: Any = None
+
+
+Handler = Callable[[Call, Any], OpResult]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    payload: type[BaseModel]
+    handler: Handler
+    target_field: str | None
+
+
+REGISTRY: dict[str, OpSpec] = {}
+
+
+def op(name: str, payload: type[P], target: str | None = "username") -> Callable[[Callable[[Call, P], OpResult]], Callable[[Call, P], OpResult]]:
+    """Register `handler` as the op `name` taking `payload`."""
+
+    def register(handler: Callable[[Call, P], OpResult]) -> Callable[[Call, P], OpResult]:
+        if name in REGISTRY:
+            raise RuntimeError(f"op {name} registered twice")
+        REGISTRY[name] = OpSpec(name, payload, handler, target)
+        return handler
+
+    return register
+
+
+def execute(
+    ctx: AgentContext,
+    name: str,
+    payload: Any,
+    *,
+    actor: str = "root",
+    dry_run: bool = False,
+) -> OpResult:
+    """Validate and run one op; logs one structured line whatever happens."""
+    from . import ops  # noqa: F401 - importing registers every op
+
+    started = time.monotonic()
+    target = None
+    outcome = "ok"
+    result: OpResult | None = None
+    try:
+        spec = REGISTRY.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise NotFound(f"unknown operation {str(name)[:64]!r}", field="op")
+        if not isinstance(payload, dict):
+            raise ValidationFailed("must be a JSON object", field="payload")
+        model = parse_model(spec.payload, payload, "payload")
+        target = getattr(model, spec.target_field, None) if spec.target_field else None
+        result = spec.handler(Call(ctx, actor=actor, dry_run=dry_run), model)
+        result.dry_run = dry_run
+        return result
+    except JoPanelError as exc:
+        outcome = exc.code
+        raise
+    except Exception:
+        outcome = "internal"
+        raise
+    finally:
+        log.info(
+            json.dumps(
+                {
+                    "op": str(name)[:64],
+                    "actor": actor,
+                    "target": target,
+                    "dry_run": dry_run,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 2),
+                    "result": outcome,
+                    "changed": result.changed if result else False,
+                }
+            )
+        )

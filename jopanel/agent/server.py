@@ -1,0 +1,154 @@
+"""`jopanel agent`: HTTP/1.1 over a Unix socket, `POST /execute {op, payload, dry_run}`.
+
+Only root and the configured service uids may connect (SO_PEERCRED). Bodies over
+MAX_BODY are refused unread. Every op is logged by the registry as one JSON line.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import logging
+import os
+import signal
+import socket
+import socketserver
+import struct
+import threading
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from ..errors import JoPanelError
+from ..settings import Settings
+from .context import AgentContext
+from .registry import execute
+
+log = logging.getLogger("jopanel.agent")
+
+MAX_BODY = 1 << 20
+SOCKET_MODE = 0o660
+
+
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    ctx: AgentContext
+    allowed_uids: set[int]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug(format, *args)
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path == "/health":
+            self._send(200, {"status": "ok"})
+        else:
+            self._send(404, {"error": "not_found", "message": "unknown path"})
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        uid = peer_uid(self.connection)
+        if uid not in self.server.allowed_uids:
+            self.close_connection = True
+            self._send(403, {"error": "forbidden", "message": f"uid {uid} may not use the agent"})
+            return
+        if self.path != "/execute":
+            self._send(404, {"error": "not_found", "message": "unknown path"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            self._send(411, {"error": "invalid", "message": "Content-Length required"})
+            return
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            self._send(413, {"error": "invalid", "message": f"request larger than {MAX_BODY} bytes"})
+            return
+        try:
+            request = json.loads(self.rfile.read(length))
+            if not isinstance(request, dict) or set(request) - {"op", "payload", "dry_run", "actor"}:
+                raise ValueError("expected {op, payload, dry_run, actor}")
+        except ValueError as exc:
+            self._send(400, {"error": "invalid", "message": f"malformed request: {exc}"})
+            return
+        actor = request.get("actor") if isinstance(request.get("actor"), str) else f"uid:{uid}"
+        try:
+            result = execute(
+                self.server.ctx,
+                request.get("op"),  # type: ignore[arg-type]  # execute rejects non-strings
+                request.get("payload", {}),
+                actor=str(actor)[:64],
+                dry_run=request.get("dry_run") is True,
+            )
+        except JoPanelError as exc:
+            self._send(exc.http_status, exc.to_dict())
+            return
+        except Exception as exc:  # noqa: BLE001 - never leak a traceback to a client
+            log.exception("op failed")
+            self._send(500, {"error": "internal", "message": f"internal error: {type(exc).__name__}"})
+            return
+        self._send(200, result.model_dump(mode="json"))
+
+
+def socket_in_use(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def serve(settings: Settings, ready: threading.Event | None = None) -> None:
+    """Run the agent until SIGTERM/SIGINT; refuses if another agent serves the socket."""
+    path = settings.socket_path
+    if socket_in_use(path):
+        raise JoPanelError(f"another agent is already serving {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    server = _Server(str(path), _Handler)
+    server.ctx = AgentContext(settings)
+    server.allowed_uids = {0, *settings.agent_allowed_uids}
+    os.chmod(path, SOCKET_MODE)
+    try:
+        os.chown(path, 0, grp.getgrnam(settings.service_user).gr_gid)
+    except KeyError:
+        pass  # no service group (sandbox): root-only socket
+    stop = threading.Event()
+
+    def shutdown(_signum: int, _frame: object) -> None:
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, shutdown)
+        signal.signal(signal.SIGINT, shutdown)
+    log.info("agent listening on %s", path)
+    if ready is not None:
+        ready.set()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        path.unlink(missing_ok=True)
+        log.info("agent stopped")

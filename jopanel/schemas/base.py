@@ -1,0 +1,72 @@
+"""Common base of the on-disk documents, constrained field types, and schema upgrades."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from .. import validate
+from ..errors import ValidationFailed
+
+SCHEMA_VERSION = 1
+
+
+class ConfigModel(BaseModel):
+    """A JSON document JoPanel owns: unknown fields are refused, and it is versioned."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+def _checked(fn: Callable[[str, str], str], field: str) -> AfterValidator:
+    return AfterValidator(lambda v: fn(v, field))
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a UTC offset (ISO-8601 with offset)")
+    return value
+
+
+Username = Annotated[str, _checked(validate.username, "username")]
+PanelName = Annotated[str, _checked(validate.panel_name, "owner")]
+PackageName = Annotated[str, _checked(validate.package_name, "package")]
+Domain = Annotated[str, _checked(validate.domain, "domain")]
+Email = Annotated[str, _checked(validate.email, "contact_email")]
+RelPath = Annotated[str, _checked(validate.relative_path, "docroot")]
+AbsPath = Annotated[str, _checked(validate.absolute_path, "path")]
+SshKey = Annotated[str, _checked(validate.ssh_public_key, "authorized_keys")]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Limit = Annotated[int, Field(ge=0, le=2**31 - 1)]
+SafeText = Annotated[str, Field(max_length=4096)]
+
+# Upgrades from older schema versions: (document kind, from version) -> function that
+# returns the document at version + 1. Empty while version 1 is the only one.
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+UPGRADES: dict[tuple[str, int], Upgrade] = {}
+
+
+def upgrade_document(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a parsed document up to SCHEMA_VERSION, one step at a time."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or version < 1:
+        raise ValidationFailed(f"invalid schema_version {version!r}", field=f"{kind}.schema_version")
+    if version > SCHEMA_VERSION:
+        raise ValidationFailed(
+            f"schema_version {version} is newer than this JoPanel ({SCHEMA_VERSION})",
+            field=f"{kind}.schema_version",
+        )
+    while version < SCHEMA_VERSION:
+        step = UPGRADES.get((kind, version))
+        if step is None:
+            raise ValidationFailed(
+                f"no upgrade from schema_version {version}", field=f"{kind}.schema_version"
+            )
+        data = step(dict(data))
+        version += 1
+        data["schema_version"] = version
+    return data

@@ -1,0 +1,129 @@
+"""domains.json, services.json and ssh.json."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from .. import validate
+from .base import AbsPath, ConfigModel, Domain, RelPath, SshKey
+
+PHP_VERSION_RE = r"^[5-9]\.[0-9]{1,2}$"
+CRON_FIELD_RE = re.compile(r"^[0-9*/,\-]{1,40}$|^@(reboot|yearly|annually|monthly|weekly|daily|hourly)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddonDomain(_Strict):
+    domain: Domain
+    docroot: RelPath
+
+
+class Subdomain(_Strict):
+    subdomain: Annotated[str, AfterValidator(lambda v: validate.subdomain_label(v, "subdomain"))]
+    parent: Domain
+    docroot: RelPath
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.subdomain}.{self.parent}"
+
+
+class Domains(ConfigModel):
+    """Every hostname an account serves (domains.json)."""
+
+    primary: Domain
+    addon_domains: list[AddonDomain] = []
+    subdomains: list[Subdomain] = []
+    alias_domains: list[Domain] = []
+
+    def all_names(self) -> list[str]:
+        """Every hostname, primary first."""
+        names = [self.primary]
+        names += [a.domain for a in self.addon_domains]
+        names += [s.fqdn for s in self.subdomains]
+        names += list(self.alias_domains)
+        return names
+
+    @model_validator(mode="after")
+    def _unique(self) -> Domains:
+        names = self.all_names()
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"domain listed twice: {', '.join(duplicates)}")
+        parents = {self.primary, *(a.domain for a in self.addon_domains)}
+        for sub in self.subdomains:
+            if sub.parent not in parents:
+                raise ValueError(f"subdomain parent {sub.parent} is not a domain of this account")
+        return self
+
+
+class PhpSettings(_Strict):
+    enabled: bool = True
+    version: str = Field("8.2", pattern=PHP_VERSION_RE)
+    fpm_pool: str = Field(pattern=r"^jopanel-[a-z][a-z0-9]{2,15}$")
+    open_basedir: list[AbsPath] = []
+
+
+class NodeApp(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    script: RelPath
+    port: int = Field(ge=1024, le=65535)
+
+
+class NodeJs(_Strict):
+    enabled: bool = False
+    apps: list[NodeApp] = []
+
+
+class Ftp(_Strict):
+    enabled: bool = False
+
+
+def _cron_schedule(value: str) -> str:
+    fields = value.split(" ")
+    if len(fields) == 1 and CRON_FIELD_RE.fullmatch(fields[0]) and fields[0].startswith("@"):
+        return value
+    if len(fields) != 5 or not all(CRON_FIELD_RE.fullmatch(f) for f in fields):
+        raise ValueError("must be five cron fields separated by single spaces, or @daily etc.")
+    return value
+
+
+class CronJob(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9]{1,32}$")
+    schedule: Annotated[str, AfterValidator(_cron_schedule)]
+    command: str = Field(min_length=1, max_length=1000, pattern=r"^[^\x00-\x1f\x7f%]+$")
+
+
+class Cron(_Strict):
+    enabled: bool = True
+    jobs: list[CronJob] = []
+
+
+class Services(ConfigModel):
+    """What runs for the account (services.json)."""
+
+    web_server: Literal["nginx"] = "nginx"
+    php: PhpSettings
+    nodejs: NodeJs = NodeJs()
+    ftp: Ftp = Ftp()
+    cron: Cron = Cron()
+
+
+class Ssh(ConfigModel):
+    """SSH/SFTP access (ssh.json)."""
+
+    enabled: bool = True
+    mode: Literal["sftp_chroot", "shell", "disabled"] = "sftp_chroot"
+    authorized_keys: list[SshKey] = Field([], max_length=100)
+    force_command: (
+        Annotated[str, AfterValidator(lambda v: validate.config_safe(v, "force_command"))] | None
+    ) = None
+    chroot_dir: AbsPath | None = None
+    allow_port_forwarding: bool = False
+    allow_agent_forwarding: bool = False
+    allow_x11_forwarding: bool = False

@@ -1,0 +1,163 @@
+"""Settings and every system path, all derived from one root directory (SPEC §2).
+
+Values come from, highest first: keyword arguments, `JOPANEL_*` environment variables,
+`ROOT/etc/jopanel/jopanel.toml`, the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .errors import ValidationFailed
+
+CONFIG_RELPATH = "etc/jopanel/jopanel.toml"
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Build them with `load_settings`, never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="JOPANEL_", extra="forbid", frozen=True)
+
+    root: Path = Path("/")
+    database_url: str | None = None
+    agent_socket: Path | None = None
+    secret_key_file: Path | None = None
+    listen: str = "127.0.0.1:8080"
+    http_port: int = Field(80, ge=1, le=65535)
+    https_port: int = Field(443, ge=1, le=65535)
+    # uid/gid range JoPanel allocates from; ids outside it are never ours.
+    uid_min: int = Field(20000, ge=1000)
+    uid_max: int = Field(59999, ge=1000)
+    service_user: str = "jopanel"
+    history_limit: int = Field(20, ge=2, le=1000)
+    # Named failure point for tests of rollback (see jopanel.agent.flow.Flow.step).
+    fault_point: str | None = None
+    # Panel users allowed to talk to the agent besides root (their uid, checked by SO_PEERCRED).
+    agent_allowed_uids: list[int] = []
+    nginx_reload: list[str] = []
+    phpfpm_reload: list[str] = []
+    sshd_reload: list[str] = []
+
+    @field_validator("root")
+    @classmethod
+    def _absolute_root(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            value = Path.cwd() / value
+        return Path(os.path.normpath(value))
+
+    # --- paths -----------------------------------------------------------------
+    @property
+    def is_sandbox(self) -> bool:
+        return self.root != Path("/")
+
+    def path(self, relative: str) -> Path:
+        """A path under ROOT; refuses anything that would leave it."""
+        candidate = Path(os.path.normpath(self.root / relative.lstrip("/")))
+        if candidate != self.root and self.root not in candidate.parents:
+            raise ValidationFailed(f"path {relative!r} leaves the system root", field="path")
+        return candidate
+
+    def prefix_args(self) -> list[str]:
+        """`--prefix ROOT` for shadow-utils when ROOT is not `/`."""
+        return ["--prefix", str(self.root)] if self.is_sandbox else []
+
+    @property
+    def etc_dir(self) -> Path:
+        return self.path("etc/jopanel")
+
+    @property
+    def users_dir(self) -> Path:
+        return self.etc_dir / "users"
+
+    @property
+    def revisions_dir(self) -> Path:
+        return self.users_dir / ".revisions"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.etc_dir / "archive"
+
+    @property
+    def packages_dir(self) -> Path:
+        return self.etc_dir / "packages"
+
+    @property
+    def domain_claims_dir(self) -> Path:
+        return self.etc_dir / "domains"
+
+    @property
+    def skel_dir(self) -> Path:
+        return self.etc_dir / "skel"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.path("run/jopanel/locks")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path("var/lib/jopanel")
+
+    @property
+    def home_base(self) -> Path:
+        return self.path("home")
+
+    @property
+    def socket_path(self) -> Path:
+        return self.agent_socket or self.path("run/jopanel/agent.sock")
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.secret_key_file or self.etc_dir / "secret.key"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'jopanel.db'}"
+
+    def home_of(self, username: str) -> Path:
+        """The real path of a user's home (under ROOT)."""
+        return self.home_base / username
+
+    def system_home(self, username: str) -> str:
+        """The home as written in passwd: relative to ROOT, as the account sees it."""
+        return f"/home/{username}"
+
+
+class _BoundSettings(Settings):
+    """Settings whose TOML file sits under a root chosen at run time."""
+
+    toml_file: ClassVar[Path | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_file is not None and cls.toml_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_file))
+        return tuple(sources)
+
+
+def load_settings(root: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings for `root` (else JOPANEL_ROOT, else `/`), reading its jopanel.toml."""
+    chosen = Path(root or os.environ.get("JOPANEL_ROOT") or "/")
+    if not chosen.is_absolute():
+        chosen = Path.cwd() / chosen
+    toml_file = chosen / CONFIG_RELPATH
+    bound = type("Settings", (_BoundSettings,), {"toml_file": toml_file})
+    settings: Settings = bound(root=chosen, **overrides)
+    return settings

@@ -1,0 +1,166 @@
+"""Linux accounts through the real shadow-utils, against ROOT (`--prefix` when sandboxed).
+
+Pure readers parse ROOT/etc/passwd, shadow and group; thin functions run the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Conflict
+from ..settings import Settings
+from .runner import Runner, Secret
+
+HOME_MODE = 0o750
+
+
+@dataclass(frozen=True)
+class PasswdEntry:
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str
+
+
+@dataclass(frozen=True)
+class HomeState:
+    exists: bool
+    uid: int = -1
+    gid: int = -1
+    mode: int = 0
+
+
+def _read_lines(path: Path) -> list[list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def parse_passwd(path: Path) -> dict[str, PasswdEntry]:
+    entries = {}
+    for f in _read_lines(path):
+        if len(f) >= 7 and f[2].isdigit() and f[3].isdigit():
+            entries[f[0]] = PasswdEntry(f[0], int(f[2]), int(f[3]), f[5], f[6])
+    return entries
+
+
+class SystemAccounts:
+    """Reads and changes passwd/shadow/group and homes under ROOT."""
+
+    def __init__(self, settings: Settings, runner: Runner) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.prefix = settings.prefix_args()
+
+    # --- readers ---------------------------------------------------------------------
+    def passwd(self) -> dict[str, PasswdEntry]:
+        return parse_passwd(self.settings.path("etc/passwd"))
+
+    def host_names(self) -> set[str]:
+        """Names in the host's passwd too: a sandbox must not shadow a real system user."""
+        names = set(self.passwd())
+        if self.settings.is_sandbox:
+            names |= set(parse_passwd(Path("/etc/passwd")))
+        return names
+
+    def shadow_hash(self, name: str) -> str | None:
+        for f in _read_lines(self.settings.path("etc/shadow")):
+            if f[0] == name and len(f) > 1:
+                return f[1]
+        return None
+
+    def groups(self) -> dict[str, int]:
+        return {f[0]: int(f[2]) for f in _read_lines(self.settings.path("etc/group")) if len(f) >= 3 and f[2].isdigit()}
+
+    def get(self, name: str) -> PasswdEntry | None:
+        return self.passwd().get(name)
+
+    def home_state(self, name: str) -> HomeState:
+        try:
+            st = os.lstat(self.settings.home_of(name))
+        except FileNotFoundError:
+            return HomeState(exists=False)
+        if not stat.S_ISDIR(st.st_mode):
+            return HomeState(exists=False)
+        return HomeState(True, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+
+    def allocate_id(self) -> int:
+        """The lowest id in JoPanel's range free as both a uid and a gid."""
+        used = {e.uid for e in self.passwd().values()} | set(self.groups().values())
+        for candidate in range(self.settings.uid_min, self.settings.uid_max + 1):
+            if candidate not in used:
+                return candidate
+        raise Conflict("no free uid left in JoPanel's range", field="uid")
+
+    # --- commands --------------------------------------------------------------------
+    def groupadd(self, name: str, gid: int) -> None:
+        self.runner.run(["groupadd", *self.prefix, "-g", str(gid), name])
+
+    def groupdel(self, name: str) -> None:
+        self.runner.run(["groupdel", *self.prefix, name])
+
+    def useradd(self, name: str, uid: int, gid: int, shell: str) -> None:
+        skel = self.settings.skel_dir
+        self.runner.run(
+            [
+                "useradd", *self.prefix,
+                "-u", str(uid), "-g", str(gid),
+                "-d", self.settings.system_home(name),
+                "-M", "-s", shell, "-c", "JoPanel account", name,
+            ]
+        )  # fmt: skip
+        self.make_home(name, uid, gid, skel)
+
+    def make_home(self, name: str, uid: int, gid: int, skel: Path) -> None:
+        """Create the home from the skeleton, owned by the account, mode 0750."""
+        home = self.settings.home_of(name)
+        home.parent.mkdir(parents=True, exist_ok=True)
+        if home.is_symlink():
+            home.unlink()  # never follow a planted link into someone else's tree
+        shutil.copytree(skel, home, symlinks=True, dirs_exist_ok=True)
+        for directory, dirnames, filenames in os.walk(home):
+            for entry in [directory, *(os.path.join(directory, n) for n in dirnames + filenames)]:
+                os.lchown(entry, uid, gid)
+        os.chmod(home, HOME_MODE)
+
+    def fix_home(self, name: str, uid: int, gid: int) -> None:
+        home = self.settings.home_of(name)
+        os.lchown(home, uid, gid)
+        os.chmod(home, HOME_MODE)
+
+    def remove_home(self, name: str) -> None:
+        home = self.settings.home_of(name)
+        if home.is_symlink():
+            home.unlink()
+        elif home.exists():
+            shutil.rmtree(home)
+
+    def userdel(self, name: str) -> None:
+        self.runner.run(["userdel", *self.prefix, name])
+
+    def set_shell(self, name: str, shell: str) -> None:
+        self.runner.run(["usermod", *self.prefix, "-s", shell, name])
+
+    def set_uid(self, name: str, uid: int, gid: int) -> None:
+        self.runner.run(["usermod", *self.prefix, "-u", str(uid), "-g", str(gid), name])
+
+    def set_hash(self, name: str, hashed: str) -> None:
+        """Install a crypt(3) hash. The hash, not the password, reaches usermod's argv."""
+        self.runner.run(["usermod", *self.prefix, "-p", Secret(hashed), name])
+
+    def lock(self, name: str) -> None:
+        self.runner.run(["usermod", *self.prefix, "-L", name])
+
+    def unlock(self, name: str) -> None:
+        self.runner.run(["usermod", *self.prefix, "-U", name])
+
+    def is_locked(self, name: str) -> bool:
+        hashed = self.shadow_hash(name)
+        return hashed is not None and hashed.startswith("!")

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives for real, and starts MariaDB.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  passwd login nginx php8.2-fpm php8.2-cli openssh-server libnss-wrapper
+  mariadb-server mariadb-client chromium acl zip unzip
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "ensure-system: missing packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "ensure-system: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Keep package scripts from starting services on the host (tests run their own).
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! mariadb-admin --protocol=socket ping >/dev/null 2>&1; then
+  echo "ensure-system: starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  for _ in $(seq 1 60); do
+    mariadb-admin --protocol=socket ping >/dev/null 2>&1 && break
+    sleep 1
+  done
+  mariadb-admin --protocol=socket ping >/dev/null
+fi
