@@ -51,8 +51,8 @@ Op = Callable[..., OpResult]
 def op(ctx: AgentContext) -> Op:
     """Run an agent op in-process: op("create_user", username=..., dry_run=False)."""
 
-    def run(name: str, dry_run: bool = False, **payload: Any) -> OpResult:
-        return execute(ctx, name, payload, actor="test", dry_run=dry_run)
+    def run(op_name: str, /, dry_run: bool = False, **payload: Any) -> OpResult:
+        return execute(ctx, op_name, payload, actor="test", dry_run=dry_run)
 
     return run
 

@@ -29,6 +29,7 @@ class Flow:
         self.call = call
         self.name = name
         self.plan: list[str] = []
+        self.steps: list[str] = []
         self.done: list[str] = []
         self._undo: list[tuple[str, Callable[[], object]]] = []
 
@@ -43,15 +44,24 @@ class Flow:
         *,
         undo: Callable[[], object] | None = None,
         describe: str | None = None,
+        idempotent_undo: bool = False,
     ) -> None:
+        """Run `do`; remember `undo` for a later failure.
+
+        With `idempotent_undo` the undo is registered before `do` runs, so a step that
+        fails half-way (several commands) is undone too.
+        """
+        self.steps.append(name)
         self.plan.append(describe or name)
         if self.dry_run:
             return
         if self.call.ctx.settings.fault_point == f"{self.name}:{name}":
             raise InjectedFault(f"injected failure before step {name}")
+        if undo is not None and idempotent_undo:
+            self._undo.append((name, undo))
         do()
         self.done.append(name)
-        if undo is not None:
+        if undo is not None and not idempotent_undo:
             self._undo.append((name, undo))
 
     def __enter__(self) -> Flow:

@@ -302,6 +302,15 @@ class ConfigStore:
             seqs = sorted(int(p.name) for p in user_revisions.iterdir() if SEQ_RE.fullmatch(p.name))
             replace_symlink(self._link(username), f".revisions/{username}/{seqs[-1]:08d}")
 
+    def revert_to(self, username: str, seq: int) -> None:
+        """Make revision `seq` current again exactly (rollback of a failed change)."""
+        with self.lock(username):
+            user_revisions = self.revisions_dir / username
+            if not (user_revisions / f"{seq:08d}").is_dir():
+                raise NotFound(f"no revision {seq} of {username!r}", field="revision")
+            replace_symlink(self._link(username), f".revisions/{username}/{seq:08d}")
+            self._remove_leftovers(user_revisions, seq)
+
     def remove(self, username: str) -> None:
         """Delete an account's config outright (rollback of a create)."""
         with self.lock(username):

@@ -117,6 +117,18 @@ def _check_name_free(ctx: AgentContext, username: str) -> None:
         raise Conflict(f"{username!r} is an existing system account", field="username")
 
 
+def _drop_group(ctx: AgentContext, name: str) -> None:
+    if name in ctx.accounts.groups():
+        ctx.accounts.groupdel(name)
+
+
+def _drop_user(ctx: AgentContext, name: str) -> None:
+    """Undo of useradd, safe to run whatever part of it happened."""
+    if ctx.accounts.get(name) is not None:
+        ctx.accounts.userdel(name)
+    ctx.accounts.remove_home(name)
+
+
 @op("create_user", CreateUser)
 def create_user(call: Call, p: CreateUser) -> OpResult:
     ctx = call.ctx
@@ -137,6 +149,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
                 "claim_domains",
                 lambda: ctx.claims.claim(name, [p.primary_domain]),
                 undo=lambda: ctx.claims.release(name, [p.primary_domain]),
+                idempotent_undo=True,
                 describe=f"claim {p.primary_domain}",
             )
             written: list[UserConfig] = []
@@ -146,18 +159,21 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
                     ctx.store.write(config, expected_revision=None, actor=call.actor, action="create", create=True).config
                 ),
                 undo=lambda: ctx.store.remove(name),
+                idempotent_undo=True,
                 describe=f"write {ctx.settings.users_dir / name}",
             )
             flow.step(
                 "groupadd",
                 lambda: ctx.accounts.groupadd(name, uid),
-                undo=lambda: ctx.accounts.groupdel(name),
+                undo=lambda: _drop_group(ctx, name),
+                idempotent_undo=True,
                 describe=f"groupadd -g {uid} {name}",
             )
             flow.step(
                 "useradd",
                 lambda: ctx.accounts.useradd(name, uid, uid, p.shell),
-                undo=lambda: (ctx.accounts.userdel(name), ctx.accounts.remove_home(name)),
+                undo=lambda: _drop_user(ctx, name),
+                idempotent_undo=True,
                 describe=f"useradd -u {uid} {name} (home 0750)",
             )
         secret = p.password.get_secret_value() if p.password else None
@@ -169,7 +185,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
             lambda: converge(ctx, written[0] if written else config, dry_run=False),
             describe="apply status, shell and home",
         )
-        data = _view(written[0]) if written else None
+        data = {"steps": flow.steps} if call.dry_run else _view(written[0])
     return OpResult(changed=True, plan=flow.plan, data=data)
 
 
@@ -218,9 +234,10 @@ def _apply_patch(ctx: AgentContext, config: UserConfig, p: UpdateUser) -> UserCo
 
 
 def _change(call: Call, name: str, flow_name: str, mutate: Any, expected: str | None = None) -> OpResult:
-    """Lock, write the new config, apply it; on failure put the old config back."""
+    """Lock, write the new config, apply it; on failure put the old config and system back."""
     ctx = call.ctx
     with ctx.store.lock(name), Flow(call, flow_name) as flow:
+        old_seq, _docs = ctx.store.read_documents(name)
         old = ctx.store.read(name)
         new = mutate(old)
         if expected is not None and expected != old.revision:
@@ -244,15 +261,22 @@ def _change(call: Call, name: str, flow_name: str, mutate: Any, expected: str | 
                 lambda: result.append(
                     ctx.store.write(new, expected_revision=old.revision, actor=call.actor, action=flow_name).config
                 ),
-                undo=lambda: ctx.store.write(old, expected_revision=None, actor=call.actor, action=f"undo:{flow_name}"),
+                undo=lambda: ctx.store.revert_to(name, old_seq),
                 describe=f"write new revision of {name}",
             )
         drift = converge(ctx, new, dry_run=True)
-        flow.step("apply", lambda: converge(ctx, new, dry_run=False), describe="; ".join(drift) or "apply (nothing to do)")
+        flow.step(
+            "apply",
+            lambda: converge(ctx, new, dry_run=False),
+            undo=lambda: converge(ctx, old, dry_run=False),
+            idempotent_undo=True,
+            describe="; ".join(drift) or "apply (nothing to do)",
+        )
         if removed:
             flow.step("release_domains", lambda: ctx.claims.release(name, removed), describe=f"release {', '.join(removed)}")
         current = result[0] if result else old
-    return OpResult(changed=not same or bool(drift), plan=flow.plan, data=_view(current))
+    data = {"steps": flow.steps} if call.dry_run else _view(current)
+    return OpResult(changed=not same or bool(drift), plan=flow.plan, data=data)
 
 
 @op("update_user_config", UpdateUser)
@@ -335,7 +359,8 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
                 describe=f"groupdel {name}",
             )
         flow.step("remove_home", lambda: ctx.accounts.remove_home(name), describe=f"remove {ctx.settings.home_of(name)}")
-    return OpResult(changed=True, plan=flow.plan, data={"archive": str(archived[0]) if archived else None})
+    data = {"steps": flow.steps} if call.dry_run else {"archive": str(archived[0])}
+    return OpResult(changed=True, plan=flow.plan, data=data)
 
 
 @op("user_stats", UserRef)
