@@ -23,7 +23,8 @@ USERNAME_RE = re.compile(r"^[a-z][a-z0-9]{2,15}$")
 PANEL_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{2,31}$")
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-EMAIL_LOCAL_RE = re.compile(r"^[A-Za-z0-9.!#%&*+/=?^_`|~-]{1,64}$")
+# RFC 5322 atext minus the backtick, which CONFIG_FORBIDDEN also refuses (a quote to shells).
+EMAIL_LOCAL_RE = re.compile(r"^[A-Za-z0-9.!#%&*+/=?^_|~-]{1,64}$")
 
 # Names no hosting account may take, whatever the passwd file says.
 RESERVED_USERNAMES = frozenset(
@@ -120,8 +121,11 @@ def email(value: str, field: str = "contact_email") -> str:
     if not isinstance(value, str) or len(value) > 254 or value.count("@") != 1:
         raise _fail(field, "must be one address like name@example.com", value)
     local, _, host = value.partition("@")
-    if not EMAIL_LOCAL_RE.fullmatch(local) or local.startswith(".") or ".." in local:
+    if not EMAIL_LOCAL_RE.fullmatch(local) or ".." in local or local.endswith("."):
         raise _fail(field, "has an invalid local part", value)
+    # A leading '-' turns the address into an option of sendmail & co (CVE-2016-10033).
+    if local.startswith((".", "-")):
+        raise _fail(field, "must not start with '.' or '-'", value)
     try:
         host = domain(host, field)
     except ValidationFailed as exc:
