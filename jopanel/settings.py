@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     fault_point: str | None = None
     # Panel users allowed to talk to the agent besides root (their uid, checked by SO_PEERCRED).
     agent_allowed_uids: list[int] = []
+    # Reverse proxies whose X-Forwarded-For the API believes (IPs or CIDRs); none by default.
+    trusted_proxies: list[str] = []
     nginx_reload: list[str] = []
     phpfpm_reload: list[str] = []
     sshd_reload: list[str] = []
