@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .. import validate
 from ..errors import ValidationFailed
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class ConfigModel(BaseModel):
@@ -37,7 +37,18 @@ PanelName = Annotated[str, _checked(validate.panel_name, "owner")]
 PackageName = Annotated[str, _checked(validate.package_name, "package")]
 Domain = Annotated[str, _checked(validate.domain, "domain")]
 Email = Annotated[str, _checked(validate.email, "contact_email")]
-RelPath = Annotated[str, _checked(validate.relative_path, "docroot")]
+
+
+def _config_path(value: str) -> str:
+    # Document roots and app scripts end up in nginx/PHP-FPM configs: refuse `;{}`, quotes
+    # and whitespace here, before a template ever sees them.
+    validate.config_safe(value, "docroot", max_len=1024)
+    if any(ch.isspace() for ch in value):
+        raise ValidationFailed(f"must not contain whitespace (got {value!r})", field="docroot")
+    return value
+
+
+RelPath = Annotated[str, _checked(validate.relative_path, "docroot"), AfterValidator(_config_path)]
 AbsPath = Annotated[str, _checked(validate.absolute_path, "path")]
 SshKey = Annotated[str, _checked(validate.ssh_public_key, "authorized_keys")]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
@@ -54,7 +65,9 @@ def upgrade_document(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """Bring a parsed document up to SCHEMA_VERSION, one step at a time."""
     version = data.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or version < 1:
-        raise ValidationFailed(f"invalid schema_version {version!r}", field=f"{kind}.schema_version")
+        raise ValidationFailed(
+            f"invalid schema_version {version!r}", field=f"{kind}.schema_version"
+        )
     if version > SCHEMA_VERSION:
         raise ValidationFailed(
             f"schema_version {version} is newer than this JoPanel ({SCHEMA_VERSION})",

@@ -97,11 +97,11 @@ class UserConfig:
         for kind in KINDS:
             raw = documents.get(kind)
             if not isinstance(raw, dict):
-                raise ValidationFailed("file is missing or not a JSON object", field=FILE_NAMES[kind])
+                raise ValidationFailed(
+                    "file is missing or not a JSON object", field=FILE_NAMES[kind]
+                )
             parts[kind] = parse_model(MODELS[kind], upgrade_document(kind, raw), kind)
         config = cls(**parts)
         if config.domains.primary != config.account.primary_domain:
-            raise ValidationFailed(
-                "differs from account.primary_domain", field="domains.primary"
-            )
+            raise ValidationFailed("differs from account.primary_domain", field="domains.primary")
         return config

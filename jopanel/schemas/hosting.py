@@ -11,7 +11,9 @@ from .. import validate
 from .base import AbsPath, ConfigModel, Domain, RelPath, SshKey
 
 PHP_VERSION_RE = r"^[5-9]\.[0-9]{1,2}$"
-CRON_FIELD_RE = re.compile(r"^[0-9*/,\-]{1,40}$|^@(reboot|yearly|annually|monthly|weekly|daily|hourly)$")
+CRON_FIELD_RE = re.compile(
+    r"^[0-9*/,\-]{1,40}$|^@(reboot|yearly|annually|monthly|weekly|daily|hourly)$"
+)
 
 
 class _Strict(BaseModel):

@@ -42,9 +42,15 @@ def replace_file(path: Path, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(path.parent)
 
 
-def replace_symlink(link: Path, target: str) -> None:
-    """Point `link` at `target` atomically (`ln -sfn` unlinks first, which is not atomic)."""
-    tmp = link.with_name(f".{link.name}.lnk-{secrets.token_hex(6)}")
+def replace_symlink(link: Path, target: str, *, temp_name: str | None = None) -> None:
+    """Point `link` at `target` atomically (`ln -sfn` unlinks first, which is not atomic).
+
+    `temp_name` fixes the temporary link's name, for callers that hold a lock on `link`:
+    a leftover of a crashed call is then simply replaced instead of piling up.
+    """
+    tmp = link.with_name(temp_name or f".{link.name}.lnk-{secrets.token_hex(6)}")
+    if temp_name:
+        tmp.unlink(missing_ok=True)
     os.symlink(target, tmp)
     try:
         os.replace(tmp, link)

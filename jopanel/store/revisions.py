@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,10 @@ class ConfigStore:
                 raise NotFound(f"no account {username!r}", field="username")
             seq, directory = current
             if directory.is_dir():
-                return seq, self._read_documents(directory)
+                documents = self._read_documents(directory)
+                # Files missing because the revision was pruned while we read: try again.
+                if len(documents) == len(KINDS) or self._current(username) == current:
+                    return seq, documents
         raise ConfigCorrupt("current revision directory is missing", field=username)
 
     def read(self, username: str) -> UserConfig:
@@ -182,7 +185,9 @@ class ConfigStore:
             UserConfig.from_documents(documents)
         except ValidationFailed as exc:
             error = exc
-        return Inspection(username, seq, stored if isinstance(stored, str) else None, computed, error)
+        return Inspection(
+            username, seq, stored if isinstance(stored, str) else None, computed, error
+        )
 
     # --- writing ---------------------------------------------------------------------
     def write(
@@ -230,7 +235,10 @@ class ConfigStore:
                 self._archive_orphan(username)
             now = utcnow()
             if current is not None:
-                config = config.with_(account=config.account.model_copy(update={"updated_at": now}))
+                updated = _later_than(now, documents.get("account", {}).get("updated_at"))
+                config = config.with_(
+                    account=config.account.model_copy(update={"updated_at": updated})
+                )
             audit = config.meta.audit.model_copy(
                 update={"last_action": action[:64], "last_actor": actor[:64], "last_time": now}
             )
@@ -253,8 +261,13 @@ class ConfigStore:
         final = user_revisions / f"{new_seq:08d}"
         os.rename(tmp, final)
         fsync_dir(user_revisions)
-        replace_symlink(self._link(username), f".revisions/{username}/{final.name}")
+        self._swap(username, f".revisions/{username}/{final.name}")
         self._prune(user_revisions, new_seq)
+
+    def _swap(self, username: str, target: str) -> None:
+        # A fixed temp name (safe under the user lock) so a crash between creating the
+        # temp symlink and renaming it leaves nothing that the next write does not replace.
+        replace_symlink(self._link(username), target, temp_name=f".{username}.lnk")
 
     @staticmethod
     def _remove_leftovers(user_revisions: Path, current_seq: int) -> None:
@@ -268,7 +281,11 @@ class ConfigStore:
         keep_from = current_seq - self.settings.history_limit + 1
         for entry in user_revisions.iterdir():
             if SEQ_RE.fullmatch(entry.name) and int(entry.name) < keep_from:
-                shutil.rmtree(entry)
+                # Rename first: a crash mid-rmtree then leaves a .tmp- leftover (removed by
+                # the next write), never a half-deleted revision listed in the history.
+                doomed = entry.with_name(f".tmp-pruned-{entry.name}")
+                os.rename(entry, doomed)
+                shutil.rmtree(doomed)
 
     def _archive_orphan(self, username: str) -> None:
         """A revisions dir with no symlink is a create or delete cut short: set it aside."""
@@ -300,7 +317,7 @@ class ConfigStore:
             user_revisions = self.revisions_dir / username
             os.rename(archived, user_revisions)
             seqs = sorted(int(p.name) for p in user_revisions.iterdir() if SEQ_RE.fullmatch(p.name))
-            replace_symlink(self._link(username), f".revisions/{username}/{seqs[-1]:08d}")
+            self._swap(username, f".revisions/{username}/{seqs[-1]:08d}")
 
     def revert_to(self, username: str, seq: int) -> None:
         """Make revision `seq` current again exactly (rollback of a failed change)."""
@@ -308,7 +325,7 @@ class ConfigStore:
             user_revisions = self.revisions_dir / username
             if not (user_revisions / f"{seq:08d}").is_dir():
                 raise NotFound(f"no revision {seq} of {username!r}", field="revision")
-            replace_symlink(self._link(username), f".revisions/{username}/{seq:08d}")
+            self._swap(username, f".revisions/{username}/{seq:08d}")
             self._remove_leftovers(user_revisions, seq)
 
     def remove(self, username: str) -> None:
@@ -358,7 +375,9 @@ class ConfigStore:
             changes.append({"path": path, "old": old.get(path), "new": new.get(path)})
         return changes
 
-    def rollback(self, username: str, seq: int, *, expected_revision: str | None, actor: str) -> WriteResult:
+    def rollback(
+        self, username: str, seq: int, *, expected_revision: str | None, actor: str
+    ) -> WriteResult:
         """Make an earlier revision current again, as a new revision."""
         with self.lock(username):
             config = UserConfig.from_documents(self.revision_documents(username, seq))
@@ -374,6 +393,22 @@ class ConfigStore:
             return self.write(
                 config, expected_revision=None, actor=actor, action="reconcile:adopt", adopt=True
             )
+
+
+def _later_than(now: datetime, previous: Any) -> datetime:
+    """`now`, or a microsecond after `previous` when the clock has not passed it.
+
+    updated_at is part of the revision hash. Without this, two writes within one second
+    that change only meta.json (notes) hash alike, and compare-and-swap cannot tell them
+    apart: a stale update would be accepted and silently lose the other one.
+    """
+    try:
+        before = datetime.fromisoformat(str(previous))
+    except ValueError:
+        return now
+    if before.tzinfo is None or now > before:
+        return now
+    return before + timedelta(microseconds=1)
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
