@@ -63,8 +63,9 @@ class DomainClaims:
 
     def release(self, username: str, hostnames: Iterable[str]) -> None:
         """Drop claims `username` holds; claims of other accounts are left alone."""
+        names = [validate.domain(h) for h in hostnames]  # the claims are stored lowercased
         with global_lock(self.settings, "domains"):
-            self._unlink([h for h in hostnames if self.owner(h) == username])
+            self._unlink([h for h in names if self.owner(h) == username])
 
     def _unlink(self, names: list[str]) -> None:
         for name in names:

@@ -172,8 +172,16 @@ class ConfigStore:
         return UserConfig.from_documents(documents)
 
     def inspect(self, username: str) -> Inspection:
-        """Check that the files form the revision meta.json claims (spots hand edits)."""
-        seq, documents = self.read_documents(username)
+        """Check that the files form the revision meta.json claims (spots hand edits).
+
+        A file that is not even JSON is reported in `error`, not raised, so one torn
+        account cannot stop a reconcile of all the others.
+        """
+        try:
+            seq, documents = self.read_documents(username)
+        except ValidationFailed as exc:
+            current = self._current(username)
+            return Inspection(username, current[0] if current else 0, None, None, exc)
         meta = documents.get("meta")
         stored = meta.get("last_applied_revision") if isinstance(meta, dict) else None
         try:
