@@ -33,6 +33,9 @@ class SocketAgent:
 
     def execute(self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False) -> OpResult:
         body = {"op": op, "payload": payload, "dry_run": dry_run, "actor": actor}
+        if not self.path.exists():
+            # Checked first because httpcore leaks the socket of a failed Unix connect.
+            raise AgentUnavailable(f"agent unreachable: no socket at {self.path}")
         try:
             response = self._http.post("/execute", json=body)
         except httpx.TransportError as exc:

@@ -119,8 +119,8 @@ def socket_in_use(path: Path) -> bool:
     return True
 
 
-def serve(settings: Settings, ready: threading.Event | None = None) -> None:
-    """Run the agent until SIGTERM/SIGINT; refuses if another agent serves the socket."""
+def bind(settings: Settings) -> _Server:
+    """Create the listening server; refuses if another agent serves the socket."""
     path = settings.socket_path
     if socket_in_use(path):
         raise JoPanelError(f"another agent is already serving {path}")
@@ -134,21 +134,28 @@ def serve(settings: Settings, ready: threading.Event | None = None) -> None:
         os.chown(path, 0, grp.getgrnam(settings.service_user).gr_gid)
     except KeyError:
         pass  # no service group (sandbox): root-only socket
-    stop = threading.Event()
+    return server
 
-    def shutdown(_signum: int, _frame: object) -> None:
-        stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, shutdown)
-        signal.signal(signal.SIGINT, shutdown)
+def run(server: _Server) -> None:
+    """Serve until `server.shutdown()`; removes the socket afterwards."""
+    path = Path(server.server_address if isinstance(server.server_address, str) else "")
     log.info("agent listening on %s", path)
-    if ready is not None:
-        ready.set()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
         path.unlink(missing_ok=True)
         log.info("agent stopped")
+
+
+def serve(settings: Settings) -> None:
+    """`jopanel agent`: run until SIGTERM/SIGINT, then finish the requests in flight."""
+    server = bind(settings)
+
+    def shutdown(_signum: int, _frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    run(server)

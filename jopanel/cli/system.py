@@ -66,4 +66,4 @@ def agent(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose")
     state: CliState = ctx.obj
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s")
     init_root(state.settings)
-    server.serve(state.settings)
+    server.serve(state.settings)  # blocks until SIGTERM
