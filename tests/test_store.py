@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 
 from jopanel.errors import Conflict, NotFound, StaleRevision, ValidationFailed
@@ -17,6 +18,7 @@ from jopanel.schemas import UserConfig
 from jopanel.schemas.hosting import Cron, CronJob
 from jopanel.settings import Settings, load_settings
 from jopanel.store import ConfigStore, DomainClaims
+from tests.conftest import cli
 from tests.store_writer import SIX, check_account, create, current_dir, load_six, spec_revision
 
 
@@ -472,3 +474,131 @@ def test_domain_claims_are_rebuilt_from_the_accounts(
     }
     on_disk = {p.name: os.readlink(p) for p in settings.domain_claims_dir.iterdir()}
     assert on_disk == wanted
+
+
+# --- settings: every path under ROOT, env and TOML -----------------------------------------
+
+PATH_PROPERTIES = [
+    "etc_dir",
+    "users_dir",
+    "revisions_dir",
+    "archive_dir",
+    "packages_dir",
+    "domain_claims_dir",
+    "skel_dir",
+    "locks_dir",
+    "state_dir",
+    "home_base",
+    "socket_path",
+    "secret_key_path",
+]
+
+
+def test_every_path_is_under_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "sandbox"
+    settings = load_settings(root)
+    assert settings.root == root
+    for name in PATH_PROPERTIES:
+        assert root in getattr(settings, name).parents, name
+    assert settings.users_dir == root / "etc/jopanel/users"
+    assert settings.locks_dir == root / "run/jopanel/locks"
+    assert settings.socket_path == root / "run/jopanel/agent.sock"
+    assert settings.home_of("joko") == root / "home/joko"
+    assert settings.system_home("joko") == "/home/joko"
+    assert settings.db_url == f"sqlite:///{root}/var/lib/jopanel/jopanel.db"
+    assert settings.prefix_args() == ["--prefix", str(root)]
+    assert settings.is_sandbox is True
+    assert load_settings("/").prefix_args() == []
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["..", "../etc/passwd", "etc/../../x", "/../../etc/shadow", "home/joko/../../../../etc"],
+)
+def test_settings_path_refuses_to_leave_the_root(tmp_path: Path, escape: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        load_settings(tmp_path / "sandbox").path(escape)
+    assert caught.value.field == "path"
+
+
+@pytest.mark.parametrize(
+    ("relative", "expected"),
+    [("/etc/passwd", "etc/passwd"), ("etc/../home/joko", "home/joko"), ("", ".")],
+)
+def test_settings_path_stays_under_the_root(tmp_path: Path, relative: str, expected: str) -> None:
+    root = tmp_path / "sandbox"
+    assert load_settings(root).path(relative) == root / expected
+
+
+def write_toml(root: Path, text: str) -> None:
+    (root / "etc/jopanel").mkdir(parents=True, exist_ok=True)
+    (root / "etc/jopanel/jopanel.toml").write_text(text, encoding="utf-8")
+
+
+def test_toml_under_the_root_is_read(tmp_path: Path) -> None:
+    root = tmp_path / "sandbox"
+    write_toml(root, 'http_port = 8081\nlisten = "0.0.0.0:9000"\nhistory_limit = 7\n')
+    settings = load_settings(root)
+    assert (settings.http_port, settings.listen, settings.history_limit) == (
+        8081,
+        "0.0.0.0:9000",
+        7,
+    )
+    assert settings.https_port == 443
+
+
+def test_environment_beats_toml_and_arguments_beat_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "sandbox"
+    write_toml(root, 'http_port = 8081\nlisten = "0.0.0.0:9000"\n')
+    monkeypatch.setenv("JOPANEL_HTTP_PORT", "8082")
+    settings = load_settings(root)
+    assert (settings.http_port, settings.listen) == (8082, "0.0.0.0:9000")
+    assert load_settings(root, http_port=8083).http_port == 8083
+
+
+def test_jopanel_root_environment_chooses_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "sandbox"
+    write_toml(root, "history_limit = 9\n")
+    monkeypatch.setenv("JOPANEL_ROOT", str(root))
+    settings = load_settings()
+    assert (settings.root, settings.history_limit) == (root, 9)
+    monkeypatch.chdir(tmp_path)
+    assert load_settings("sandbox").root == root  # a relative root is made absolute
+
+
+@pytest.mark.parametrize("text", ["bogus = 1\n", "history_limit = 1\n", "http_port = 70000\n"])
+def test_bad_toml_values_are_refused_at_load_time(tmp_path: Path, text: str) -> None:
+    write_toml(tmp_path / "sandbox", text)
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(tmp_path / "sandbox")
+
+
+# --- jopanel init ------------------------------------------------------------------------
+
+
+def test_init_on_an_empty_dir_builds_a_sandbox_and_is_idempotent(tmp_path: Path) -> None:
+    target = tmp_path / "empty"
+    target.mkdir()
+    first = json.loads(cli(target, "--json", "init").stdout)
+    assert first["root"] == str(target)
+    assert first["done"][0] == f"built a sandbox in {target}"
+    settings = load_settings(target)
+    passwd = (target / "etc/passwd").read_text(encoding="utf-8").splitlines()
+    assert passwd[0].startswith("root:x:0:0:")
+    assert [line for line in passwd if 1000 <= int(line.split(":")[2]) < 65534] == []
+    for directory in (settings.users_dir, settings.revisions_dir, settings.locks_dir):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert json.loads((settings.packages_dir / "default.json").read_text())["name"] == "default"
+    assert stat.S_IMODE(settings.secret_key_path.stat().st_mode) == 0o600
+    before = snapshot(target)
+
+    second = json.loads(cli(target, "--json", "init").stdout)
+    assert second == {"root": str(target), "done": []}
+    assert snapshot(target) == before
+    store = ConfigStore(settings)
+    create(store, "joko")
+    assert check_account(settings, "joko") == []
