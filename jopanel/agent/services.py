@@ -1,0 +1,393 @@
+"""An account's web, PHP and SSH state: plan it from the config, then apply the difference.
+
+For one account JoPanel owns: the document roots (and the ACLs that let the web server in),
+the nginx vhost, the PHP-FPM pool, the sshd Match block and `~/.ssh/authorized_keys`.
+`plan_changes` compares them with what is on disk and returns one Change per thing that
+differs, each carrying its fix; `converge` runs those fixes after the account's Linux
+state, so create/update/suspend/unsuspend/reconcile all go through here.
+
+Every generated file is rendered, staged, checked with the real binary together with the
+files it will run beside, then swapped in atomically; its service is marked for a
+(coalesced) reload. A file that fails its check is never activated: the last good one
+stays and the op fails with the binary's own message.
+
+`rebuild` does the same for many accounts at once with one check per family (falling back
+to account by account only when the batch fails, to find the culprit), and removes the
+files of accounts that no longer exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from ..errors import CommandFailed, JoPanelError, NotFound, ValidationFailed
+from ..schemas import UserConfig
+from ..system import homefiles
+from ..system.homefiles import READ_TRAVERSE, TRAVERSE, UnsafePath
+from ..system.nginx import WEB_USER, Nginx
+from ..system.phpfpm import PhpFpm, pool_files
+from ..system.reload import Reloader, reloader_for
+from ..system.sshd import Sshd
+from ..system.staging import FILE_RE, ConfigFamily, file_name, username_of
+from .context import AgentContext
+
+log = logging.getLogger("jopanel.agent.services")
+
+# Directories of the account besides its document roots: (relative path, mode).
+PRIVATE_DIRS = (("tmp", 0o700), ("logs", 0o750), (".ssh", 0o700))
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    detail: str
+    fix: Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """Everything generated for one account."""
+
+    name: str
+    vhost: str
+    php_version: str
+    pool: str | None
+    sshd: str
+    keys: bytes | None
+    docroots: list[str]
+
+
+@dataclass
+class RebuildReport:
+    accounts: int = 0
+    changes: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    checks: dict[str, int] = field(default_factory=dict)
+
+
+def docroots(config: UserConfig) -> list[str]:
+    """Document roots relative to the home, primary first (SPEC §2)."""
+    d = config.domains
+    return [
+        "public_html",
+        *(a.docroot for a in d.addon_domains),
+        *(s.docroot for s in d.subdomains),
+    ]
+
+
+class Hosting:
+    """The web/PHP/SSH side of accounts, for one agent context."""
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.nginx = Nginx(ctx.settings, ctx.runner)
+        self.sshd = Sshd(ctx.settings, ctx.runner)
+        self.reloader: Reloader = reloader_for(ctx.settings, ctx.runner)
+        self._php: dict[str, PhpFpm] = {}
+
+    def php(self, version: str) -> PhpFpm:
+        if version not in self._php:
+            self._php[version] = PhpFpm(self.settings, self.ctx.runner, version)
+        return self._php[version]
+
+    # --- what should be there -------------------------------------------------------------
+    def wanted(self, config: UserConfig) -> Wanted:
+        php = config.services.php
+        pool_on = php.enabled and config.account.status == "active"
+        fpm = self.php(php.version)
+        keys = "".join(f"{k}\n" for k in config.ssh.authorized_keys)
+        return Wanted(
+            name=file_name(config.username),
+            vhost=self.nginx.render_vhost(config, fpm.socket(config.username) if pool_on else None),
+            php_version=php.version,
+            pool=fpm.render_pool(config) if pool_on else None,
+            sshd=self.sshd.render_match(config),
+            keys=keys.encode() if keys else None,
+            docroots=docroots(config),
+        )
+
+    def web_uid(self) -> int:
+        entry = self.ctx.accounts.get(WEB_USER)
+        if entry is None:
+            raise NotFound(f"the web server user {WEB_USER} does not exist", field="web_user")
+        return entry.uid
+
+    # --- planning -------------------------------------------------------------------------
+    def plan_changes(self, config: UserConfig) -> list[Change]:
+        """What differs for one account; each Change's fix brings that part in line."""
+        want = self.wanted(config)
+        name = config.username
+        changes: list[Change] = []
+        problems = self.web_dir_problems(config, want)
+        if problems:
+            changes.append(
+                Change("web_dirs", "; ".join(problems), lambda: self.ensure_web_dirs(config, want))
+            )
+        for version, path in sorted(pool_files(self.settings, name).items()):
+            if want.pool is None or version != want.php_version:
+                changes.append(
+                    Change(
+                        "php_pool",
+                        f"remove PHP {version} pool {path.name}",
+                        partial(self.remove, self.php(version), [want.name]),
+                    )
+                )
+        if want.pool is not None:
+            fpm = self.php(want.php_version)
+            if not fpm.is_current(want.name, want.pool):
+                changes.append(
+                    Change(
+                        "php_pool",
+                        f"PHP {want.php_version} pool {want.name} {self._state(fpm, want.name)}",
+                        lambda: self.install(fpm, {want.name: want.pool or ""}),
+                    )
+                )
+        if not self.nginx.is_current(want.name, want.vhost):
+            changes.append(
+                Change(
+                    "vhost",
+                    f"nginx vhost {want.name} {self._state(self.nginx, want.name)}",
+                    lambda: self.install(self.nginx, {want.name: want.vhost}),
+                )
+            )
+        if not self.sshd.is_current(want.name, want.sshd):
+            changes.append(
+                Change(
+                    "sshd_match",
+                    f"sshd Match block {want.name} {self._state(self.sshd, want.name)}",
+                    lambda: self.install(self.sshd, {want.name: want.sshd}),
+                )
+            )
+        keys_problem = self.keys_problem(config, want)
+        if keys_problem:
+            changes.append(
+                Change("authorized_keys", keys_problem, lambda: self.write_keys(config, want))
+            )
+        return changes
+
+    @staticmethod
+    def _state(family: ConfigFamily, name: str) -> str:
+        return "is outdated" if family.read_live(name) is not None else "is missing"
+
+    # --- generated files ------------------------------------------------------------------
+    def install(self, family: ConfigFamily, candidates: dict[str, str]) -> None:
+        """Check `candidates` with the real binary, then swap them in and mark a reload."""
+        family.ensure_base()
+        family.check(candidates)
+        for name, content in candidates.items():
+            family.activate(name, content)
+        self.reloader.mark(family.reload_key)
+
+    def remove(self, family: ConfigFamily, names: Iterable[str]) -> bool:
+        removed = False
+        for name in names:
+            removed = family.deactivate(name) or removed
+        if removed:
+            self.reloader.mark(family.reload_key)
+        return removed
+
+    def families(self) -> list[ConfigFamily]:
+        """nginx, sshd and every PHP version that has a pool directory under ROOT."""
+        php_root = self.settings.path("etc/php")
+        versions = sorted(p.parent.parent.name for p in php_root.glob("*/fpm/pool.d"))
+        return [self.nginx, self.sshd, *(self.php(v) for v in versions)]
+
+    def remove_account(self, username: str) -> list[str]:
+        """Take every generated file of `username` out of service (delete, undo of create)."""
+        name = file_name(username)
+        removed = []
+        for family in self.families():
+            if self.remove(family, [name]):
+                removed.append(f"{family.reload_key}: removed {name}")
+        return removed
+
+    def orphans(self, known: set[str]) -> list[Change]:
+        """Generated files whose account does not exist."""
+        changes = []
+        for family in self.families():
+            names = {n for n in _listdir(family.live_dir) if FILE_RE.fullmatch(n)}
+            names |= set(family.live_names())
+            for name in sorted(names):
+                if username_of(name) not in known:
+                    changes.append(
+                        Change(
+                            "orphan",
+                            f"{family.reload_key}: remove {name} (no such account)",
+                            partial(self.remove, family, [name]),
+                        )
+                    )
+        return changes
+
+    # --- document roots and permissions ---------------------------------------------------
+    def web_dir_problems(self, config: UserConfig, want: Wanted) -> list[str]:
+        home = self.settings.home_of(config.username)
+        uid = self.web_uid()
+        try:
+            with homefiles.open_home(home) as home_fd:
+                problems = []
+                if not homefiles.has_user_grant(home_fd, uid, TRAVERSE):
+                    problems.append(f"{WEB_USER} cannot traverse the home")
+                for relative in want.docroots:
+                    try:
+                        with homefiles.open_subdir(home_fd, relative) as fd:
+                            if not (
+                                homefiles.has_user_grant(fd, uid, READ_TRAVERSE)
+                                and homefiles.has_user_grant(fd, uid, READ_TRAVERSE, default=True)
+                            ):
+                                problems.append(f"{WEB_USER} cannot read {relative}")
+                    except FileNotFoundError:
+                        problems.append(f"document root {relative} is missing")
+                    except UnsafePath:
+                        continue  # the account's own symlink: nginx refuses to follow it anyway
+                for relative, _mode in PRIVATE_DIRS:
+                    try:
+                        with homefiles.open_subdir(home_fd, relative):
+                            pass
+                    except FileNotFoundError:
+                        problems.append(f"{relative}/ is missing")
+                    except UnsafePath:
+                        continue
+                return problems
+        except FileNotFoundError:
+            return ["document roots are missing (no home)"]
+
+    def ensure_web_dirs(self, config: UserConfig, want: Wanted) -> None:
+        """Create missing document roots (owned by the account) and grant the web server."""
+        account = config.account
+        owner = (account.uid, account.gid)
+        uid = self.web_uid()
+        with homefiles.open_home(self.settings.home_of(config.username)) as home_fd:
+            homefiles.grant_user(home_fd, uid, TRAVERSE)
+            for relative in want.docroots:
+                try:
+                    with homefiles.open_subdir(home_fd, relative, create=True, owner=owner) as fd:
+                        homefiles.grant_user(fd, uid, READ_TRAVERSE)
+                        homefiles.grant_user(fd, uid, READ_TRAVERSE, default=True)
+                except UnsafePath as exc:
+                    log.warning("%s: not touching %s: %s", config.username, relative, exc)
+            for relative, mode in PRIVATE_DIRS:
+                try:
+                    with homefiles.open_subdir(
+                        home_fd, relative, create=True, owner=owner, mode=mode
+                    ):
+                        pass
+                except UnsafePath as exc:
+                    log.warning("%s: not touching %s: %s", config.username, relative, exc)
+
+    # --- authorized_keys ------------------------------------------------------------------
+    def keys_problem(self, config: UserConfig, want: Wanted) -> str | None:
+        account = config.account
+        try:
+            with (
+                homefiles.open_home(self.settings.home_of(config.username)) as home_fd,
+                homefiles.open_subdir(home_fd, ".ssh") as ssh_fd,
+            ):
+                state = homefiles.read_file_at(ssh_fd, "authorized_keys")
+        except (FileNotFoundError, UnsafePath):
+            state = None
+        if want.keys is None:
+            return "authorized_keys holds keys ssh.json does not list" if state else None
+        if state is None:
+            return "authorized_keys is missing"
+        if state.content != want.keys:
+            return "authorized_keys differs from ssh.json"
+        if (state.uid, state.gid, state.mode) != (account.uid, account.gid, 0o600):
+            return f"authorized_keys is {state.uid}:{state.gid} {state.mode:o}, want 0600 owner"
+        return None
+
+    def write_keys(self, config: UserConfig, want: Wanted) -> None:
+        account = config.account
+        owner = (account.uid, account.gid)
+        with (
+            homefiles.open_home(self.settings.home_of(config.username)) as home_fd,
+            homefiles.open_subdir(home_fd, ".ssh", create=True, owner=owner, mode=0o700) as fd,
+        ):
+            if want.keys is None:
+                homefiles.remove_file_at(fd, "authorized_keys")
+            else:
+                homefiles.write_file_at(fd, "authorized_keys", want.keys, owner=owner, mode=0o600)
+
+    # --- many accounts at once ------------------------------------------------------------
+    def rebuild(self, configs: list[UserConfig], *, dry_run: bool, prune: bool) -> RebuildReport:
+        """Bring many accounts in line with one check per family; `prune` drops orphans."""
+        report = RebuildReport(accounts=len(configs))
+        wanted = [(config, self.wanted(config)) for config in configs]
+        batches: dict[str, tuple[ConfigFamily, dict[str, str]]] = {}
+        removals: list[Change] = []
+        owners: dict[str, str] = {}
+
+        def stage(family: ConfigFamily, name: str, content: str, username: str) -> None:
+            batches.setdefault(family.reload_key, (family, {}))[1][name] = content
+            owners[f"{family.reload_key}/{name}"] = username
+            report.changes.append(f"{username}: {family.reload_key} {name}")
+
+        for config, want in wanted:
+            username = config.username
+            for change in self.plan_changes(config):
+                if change.kind in ("web_dirs", "authorized_keys"):
+                    report.changes.append(f"{username}: {change.detail}")
+                    if not dry_run:
+                        change.fix()
+                elif change.kind == "php_pool" and change.detail.startswith("remove"):
+                    removals.append(change)
+            if want.pool is not None:
+                fpm = self.php(want.php_version)
+                if not fpm.is_current(want.name, want.pool):
+                    stage(fpm, want.name, want.pool, username)
+            if not self.nginx.is_current(want.name, want.vhost):
+                stage(self.nginx, want.name, want.vhost, username)
+            if not self.sshd.is_current(want.name, want.sshd):
+                stage(self.sshd, want.name, want.sshd, username)
+        if prune:
+            removals += self.orphans(
+                {c.username for c in configs} | set(self.ctx.store.list_usernames())
+            )
+        report.changes += [c.detail for c in removals]
+        if dry_run:
+            return report
+        for key, (family, candidates) in batches.items():
+            for name, error in self._install_batch(family, candidates, report).items():
+                report.failed[owners[f"{key}/{name}"]] = error
+        for change in removals:
+            change.fix()
+        return report
+
+    def _install_batch(
+        self, family: ConfigFamily, candidates: dict[str, str], report: RebuildReport
+    ) -> dict[str, str]:
+        """Install all candidates after one check; on failure, find and skip the bad ones."""
+        family.ensure_base()
+        report.checks[family.reload_key] = report.checks.get(family.reload_key, 0) + 1
+        try:
+            family.check(candidates)
+        except (CommandFailed, ValidationFailed):
+            good, failed = {}, {}
+            for name, content in candidates.items():
+                report.checks[family.reload_key] += 1
+                try:
+                    family.check({name: content})
+                except JoPanelError as exc:
+                    failed[name] = str(exc)
+                else:
+                    good[name] = content
+            candidates = good
+        else:
+            failed = {}
+        for name, content in candidates.items():
+            family.activate(name, content)
+        if candidates:
+            self.reloader.mark(family.reload_key)
+        return failed
+
+
+def _listdir(path: Path) -> list[str]:
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []

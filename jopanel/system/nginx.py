@@ -1,0 +1,198 @@
+"""nginx: one generated file per account holding a server block per site.
+
+Files (SPEC §2, all under ROOT): `etc/nginx/sites-available/jopanel-<user>.conf`, enabled
+by a symlink in `sites-enabled/`; http-level settings in `etc/nginx/conf.d/jopanel-http.conf`
+and the FastCGI parameters in `etc/nginx/snippets/jopanel-fastcgi.conf`; per-domain logs
+in `var/log/nginx/domains/`. In a sandbox root JoPanel also writes the main
+`etc/nginx/nginx.conf` (pid, logs and temp paths under ROOT, a default server answering
+404 for unknown hosts), so the real nginx can run the generated files on loopback.
+On the real root the distribution's nginx.conf stays in charge.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..schemas import UserConfig
+from ..settings import Settings
+from ..store.atomic import ensure_dir, replace_symlink
+from .runner import Runner
+from .staging import ConfigFamily, write_if_changed
+from .templating import render
+
+WEB_USER = "www-data"
+WEB_GROUP = "www-data"
+
+
+@dataclass(frozen=True)
+class Site:
+    """One server block: its names and document root (real paths under ROOT)."""
+
+    names: list[str]
+    root: Path
+
+    def context(self, log_dir: Path) -> dict[str, object]:
+        return {
+            "names": self.names,
+            "root": self.root,
+            "access_log": log_dir / f"{self.names[0]}.access.log",
+            "error_log": log_dir / f"{self.names[0]}.error.log",
+        }
+
+
+def sites_of(settings: Settings, config: UserConfig) -> list[Site]:
+    """Primary (with its aliases), addon domains, subdomains: SPEC §2 document roots."""
+    home = settings.home_of(config.username)
+    domains = config.domains
+    sites = [Site([domains.primary, *domains.alias_domains], home / "public_html")]
+    sites += [Site([a.domain], home / a.docroot) for a in domains.addon_domains]
+    sites += [Site([s.fqdn], home / s.docroot) for s in domains.subdomains]
+    return sites
+
+
+class Nginx(ConfigFamily):
+    reload_key = "nginx"
+
+    def __init__(self, settings: Settings, runner: Runner) -> None:
+        super().__init__(settings, runner)
+        self.etc = settings.path("etc/nginx")
+        self.main_config = self.etc / "nginx.conf"
+        self.http_snippet = self.etc / "conf.d/jopanel-http.conf"
+        self.fastcgi_snippet = self.etc / "snippets/jopanel-fastcgi.conf"
+        self.log_dir = settings.path("var/log/nginx/domains")
+        self.error_log = settings.path("var/log/nginx/error.log")
+        self.suspended_root = settings.path("var/www/jopanel/suspended")
+        self.temp_dir = settings.path("var/cache/jopanel/nginx")
+
+    @property
+    def live_dir(self) -> Path:
+        return self.etc / "sites-available"
+
+    @property
+    def enabled_dir(self) -> Path:
+        return self.etc / "sites-enabled"
+
+    def listen(self) -> list[str]:
+        """A sandbox answers on loopback only; the real root on every address."""
+        port = self.settings.http_port
+        if self.settings.is_sandbox:
+            return [f"127.0.0.1:{port}"]
+        addresses = [str(port)]
+        if os.path.exists("/proc/net/if_inet6"):
+            addresses.append(f"[::]:{port}")
+        return addresses
+
+    # --- rendering ----------------------------------------------------------------------
+    def render_vhost(self, config: UserConfig, php_socket: Path | None) -> str:
+        suspended = config.account.status == "suspended"
+        return render(
+            "nginx_vhost.conf.j2",
+            username=config.username,
+            listen=self.listen(),
+            sites=[s.context(self.log_dir) for s in sites_of(self.settings, config)],
+            suspended=suspended,
+            suspended_root=self.suspended_root,
+            php_socket=php_socket,
+            fastcgi_snippet=self.fastcgi_snippet,
+        )
+
+    def render_main(self, include_dir: Path, *, pid: Path, error_log: Path, purpose: str) -> str:
+        return render(
+            "nginx_main.conf.j2",
+            purpose=purpose,
+            # `user` matters only to a master started as root (it refuses to serve as root).
+            user=f"{WEB_USER} {WEB_GROUP}" if os.geteuid() == 0 else None,
+            workers=2 if self.settings.is_sandbox else "auto",
+            pid=pid,
+            error_log=error_log,
+            temp_dir=self.temp_dir,
+            http_snippet=self.http_snippet,
+            default_server=self.settings.is_sandbox,
+            listen=self.listen()[0],
+            include_dir=include_dir,
+        )
+
+    # --- base files ---------------------------------------------------------------------
+    def ensure_base(self) -> None:
+        super().ensure_base()
+        ensure_dir(self.log_dir, 0o755)
+        ensure_dir(self.temp_dir, 0o755)
+        ensure_dir(self.suspended_root, 0o755)
+        base = {
+            self.http_snippet: render("nginx_http.conf.j2"),
+            self.fastcgi_snippet: render("nginx_fastcgi.conf.j2"),
+            self.suspended_root / "suspended.html": render("suspended.html.j2"),
+        }
+        if self.settings.is_sandbox:
+            base[self.main_config] = self.render_main(
+                self.enabled_dir,
+                pid=self.settings.path("run/nginx.pid"),
+                error_log=self.error_log,
+                purpose="main config of a sandbox root",
+            )
+        for path, content in base.items():
+            write_if_changed(path, content)
+
+    # --- live files: sites-available + a symlink in sites-enabled ----------------------
+    def read_live(self, name: str) -> str | None:
+        link = self.enabled_dir / name
+        if not link.is_symlink() or os.readlink(link) != str(self.live_dir / name):
+            return None
+        return super().read_live(name)
+
+    def activate(self, name: str, content: str) -> None:
+        super().activate(name, content)
+        link = self.enabled_dir / name
+        target = str(self.live_dir / name)
+        if not link.is_symlink() or os.readlink(link) != target:
+            replace_symlink(link, target)
+
+    def deactivate(self, name: str) -> bool:
+        link = self.enabled_dir / name
+        removed = link.is_symlink() or link.exists()
+        link.unlink(missing_ok=True)
+        return super().deactivate(name) or removed
+
+    # --- checking -----------------------------------------------------------------------
+    def write_check_config(self, stage: Path, include_dir: Path) -> Path:
+        main = stage / "nginx.conf"
+        main.write_text(
+            self.render_main(
+                include_dir,
+                pid=stage / "nginx.pid",
+                error_log=stage / "error.log",
+                purpose="check of staged files",
+            ),
+            encoding="utf-8",
+        )
+        return main
+
+    def check_argv(self, main_config: Path, stage: Path) -> list[str]:
+        # -e: nginx opens its compiled-in error log before reading any config; keep it here.
+        return [
+            "nginx",
+            "-t",
+            "-q",
+            "-p",
+            f"{stage}/",
+            "-e",
+            str(stage / "error.log"),
+            "-c",
+            str(main_config),
+        ]
+
+    def signal_argv(self, signal: str) -> list[str]:
+        """`nginx -s SIGNAL` for the sandbox's own nginx (pid file under ROOT)."""
+        return [
+            "nginx",
+            "-p",
+            f"{self.etc}/",
+            "-e",
+            str(self.error_log),
+            "-c",
+            str(self.main_config),
+            "-s",
+            signal,
+        ]
