@@ -10,7 +10,7 @@ import click
 import typer
 
 from ..errors import JoPanelError
-from . import packages, system, users
+from . import packages, serve, system, users
 from .output import CliState
 
 app = typer.Typer(
@@ -25,6 +25,10 @@ app.command("init")(system.init)
 app.command("reconcile")(system.reconcile)
 app.command("doctor")(system.doctor)
 app.command("agent")(system.agent)
+app.command("serve")(serve.serve)
+app.command("reindex")(serve.reindex)
+app.command("demo")(serve.demo)
+app.add_typer(serve.admin_app, name="admin")
 
 
 @app.callback()

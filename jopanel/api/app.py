@@ -1,0 +1,69 @@
+"""`create_app(settings, agent)`: the FastAPI application. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from ..agent.client import Agent, SocketAgent
+from ..db.session import engine_for, init_db, make_sessionmaker
+from ..settings import Settings
+from .auth import ACCESS_TTL, AuthService, ClientAddress, LoginThrottle, TokenSigner, load_secret
+from .context import ApiContext
+from .errors import install_handlers
+from .middleware import AuditMiddleware
+from .routes import admin_packages, admin_system, admin_users, auth, user
+from .services import AccountService
+
+DESCRIPTION = """\
+The JoPanel REST API. Log in at `/api/auth/login` and send the access token as
+`Authorization: Bearer …`. Admins see every account, resellers the accounts they own,
+and a hosting account only itself (under `/api/user`). Errors are `{"detail", "code",
+"field"}`; `GET /api/admin/users/{username}` returns an `ETag` that `PUT` takes back as
+`If-Match`.
+"""
+
+
+def create_app(
+    settings: Settings,
+    agent: Agent | None = None,
+    *,
+    engine: Engine | None = None,
+    throttle: LoginThrottle | None = None,
+    access_ttl: timedelta = ACCESS_TTL,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the API for `settings`, talking to `agent` (default: the agent's socket)."""
+    engine = engine or engine_for(settings)
+    if migrate:
+        init_db(settings, engine)
+    sessions = make_sessionmaker(engine)
+    agent = agent or SocketAgent(settings)
+    auth_service = AuthService(
+        TokenSigner(load_secret(settings.secret_key_path), access_ttl), throttle or LoginThrottle()
+    )
+    ctx = ApiContext(
+        settings=settings,
+        agent=agent,
+        engine=engine,
+        sessions=sessions,
+        auth=auth_service,
+        accounts=AccountService(settings, agent, sessions, auth_service),
+        client_address=ClientAddress(settings.trusted_proxies),
+    )
+    app = FastAPI(
+        title="JoPanel",
+        version="2",
+        description=DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.ctx = ctx
+    install_handlers(app)
+    app.add_middleware(AuditMiddleware, context=lambda: ctx)
+    for module in (auth, admin_users, admin_packages, admin_system, user):
+        app.include_router(module.router)
+    return app

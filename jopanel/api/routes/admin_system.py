@@ -1,0 +1,171 @@
+"""`/api/admin`: audit log, system load, services status, reindex; and `/api/health`."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Query
+from sqlalchemy import text
+
+from ...db import audit
+from ...db.session import session_scope
+from ...errors import JoPanelError
+from ..deps import Admin, Ctx
+from ..schemas import (
+    AuditOut,
+    AuditPage,
+    HealthOut,
+    LoadOut,
+    ReindexOut,
+    ServiceOut,
+    ServicesOut,
+    error_responses,
+)
+
+router = APIRouter(tags=["admin: system"])
+
+# Read-only looks at the host's pid files; nothing is signalled or started from here.
+SERVICE_PIDFILES = {
+    "nginx": "/run/nginx.pid",
+    "php-fpm": "/run/php/php8.2-fpm.pid",
+    "sshd": "/run/sshd.pid",
+    "mariadb": "/run/mysqld/mysqld.pid",
+}
+
+
+@router.get(
+    "/api/admin/audit-logs",
+    name="audit.list",
+    summary="The audit log, newest first",
+    responses=error_responses(401, 403, 422),
+)
+def audit_logs(
+    principal: Admin,
+    ctx: Ctx,
+    actor: Annotated[str | None, Query(max_length=128, description="part of the actor")] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, description="e.g. users.create, auth.login")
+    ] = None,
+    target: Annotated[str | None, Query(max_length=255)] = None,
+    result: Annotated[
+        str | None, Query(max_length=32, description="ok, denied, throttled, failed")
+    ] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AuditPage:
+    with session_scope(ctx.sessions) as db:
+        rows, total = audit.search(
+            db, actor=actor, action=action, target=target, result=result,
+            since=since, until=until, page=page, per_page=per_page,
+        )  # fmt: skip
+        items = [AuditOut.model_validate(r) for r in rows]
+    return AuditPage(items=items, total=total, page=page, per_page=per_page)
+
+
+def _meminfo() -> dict[str, int]:
+    values: dict[str, int] = {}
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            values[key] = int(rest.split()[0]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return values
+
+
+@router.get(
+    "/api/admin/system/load",
+    name="system.load",
+    summary="Load, CPUs, memory, uptime",
+    responses=error_responses(401, 403),
+)
+def system_load(principal: Admin) -> LoadOut:
+    load_1, load_5, load_15 = os.getloadavg()
+    memory = _meminfo()
+    try:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        uptime = 0.0
+    return LoadOut(
+        load_1=load_1,
+        load_5=load_5,
+        load_15=load_15,
+        cpu_count=os.cpu_count() or 1,
+        memory_total_mb=memory.get("MemTotal", 0),
+        memory_available_mb=memory.get("MemAvailable", 0),
+        uptime_seconds=uptime,
+    )
+
+
+def _pid_status(name: str, pidfile: str) -> ServiceOut:
+    try:
+        pid = int(Path(pidfile).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return ServiceOut(name=name, status="stopped", detail=f"no pid file {pidfile}")
+    if Path(f"/proc/{pid}").exists():
+        return ServiceOut(name=name, status="running", detail=f"pid {pid}")
+    return ServiceOut(name=name, status="stopped", detail=f"stale pid file {pidfile}")
+
+
+def agent_alive(ctx_socket: Path) -> bool:
+    try:
+        with httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(ctx_socket)), timeout=2.0
+        ) as client:
+            return client.get("http://agent/health").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@router.get(
+    "/api/admin/services/status",
+    name="system.services",
+    summary="Whether the agent and the hosting services run",
+    responses=error_responses(401, 403),
+)
+def services_status(principal: Admin, ctx: Ctx) -> ServicesOut:
+    socket = ctx.settings.socket_path
+    agent = ServiceOut(name="agent", status="running", detail=str(socket))
+    if not agent_alive(socket):
+        agent = ServiceOut(name="agent", status="stopped", detail=f"nothing answers on {socket}")
+    return ServicesOut(items=[agent, *(_pid_status(n, p) for n, p in SERVICE_PIDFILES.items())])
+
+
+@router.post(
+    "/api/admin/reindex",
+    name="system.reindex",
+    summary="Rebuild the account index from disk",
+    responses=error_responses(401, 403, 503),
+)
+def reindex(principal: Admin, ctx: Ctx) -> ReindexOut:
+    started = time.perf_counter()
+    count = ctx.accounts.reindex(principal.actor)
+    return ReindexOut(indexed=count, duration_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+@router.get(
+    "/api/health",
+    name="health",
+    summary="Liveness of the API, its agent and database",
+    tags=["health"],
+)
+def health(ctx: Ctx) -> HealthOut:
+    agent_ok = agent_alive(ctx.settings.socket_path)
+    try:
+        with session_scope(ctx.sessions) as db:
+            db.execute(text("SELECT 1"))
+        database_ok = True
+    except (JoPanelError, OSError, Exception):  # noqa: BLE001 - health reports, never raises
+        database_ok = False
+    return HealthOut(
+        status="ok" if agent_ok and database_ok else "degraded",
+        agent="ok" if agent_ok else "down",
+        database="ok" if database_ok else "down",
+    )

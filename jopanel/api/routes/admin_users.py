@@ -1,0 +1,199 @@
+"""`/api/admin/users`: hosting accounts for admins and resellers (resellers see their own)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from ...db.session import session_scope
+from ...errors import Forbidden, StaleRevision
+from ..deps import ClientIp, Ctx, Staff
+from ..errors import PreconditionRequired
+from ..schemas import (
+    AccountDetail,
+    PasswordIn,
+    Status,
+    TokenOut,
+    UserCreate,
+    UserPage,
+    UserSummary,
+    UserUpdate,
+    error_responses,
+)
+from .auth import token_out
+
+router = APIRouter(prefix="/api/admin/users", tags=["admin: accounts"])
+
+
+def etag(revision: str) -> str:
+    return f'"{revision}"'
+
+
+def expected_revision(if_match: str) -> str | None:
+    """The revision an If-Match names (`*` means any); 412 if it cannot be current."""
+    value = if_match.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if (
+        not value.startswith("sha256:")
+        or len(value) != 71
+        or not all(c in "0123456789abcdef" for c in value[7:])
+    ):
+        raise StaleRevision("If-Match does not name a current revision", field="If-Match")
+    return value
+
+
+def detail_response(view: dict[str, Any], response: Response) -> AccountDetail:
+    response.headers["ETag"] = etag(view["revision"])
+    return AccountDetail.model_validate(view)
+
+
+@router.get(
+    "",
+    name="users.list",
+    summary="List and search accounts (from the index)",
+    responses=error_responses(401, 403, 422, 503),
+)
+def list_users(
+    principal: Staff,
+    ctx: Ctx,
+    search: Annotated[
+        str | None, Query(max_length=100, description="part of the username, email or domain")
+    ] = None,
+    status: Status | None = None,
+    package: Annotated[str | None, Query(max_length=32)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> UserPage:
+    rows, total = ctx.accounts.search(
+        principal, search=search, status=status, package=package, page=page, per_page=per_page
+    )
+    items = [
+        UserSummary(
+            username=r.username,
+            primary_domain=r.primary_domain,
+            contact_email=r.contact_email,
+            package=r.package,
+            status=r.status,
+            owner=r.owner,
+        )
+        for r in rows
+    ]
+    return UserPage(items=items, total=total, page=page, per_page=per_page)
+
+
+@router.post(
+    "",
+    name="users.create",
+    status_code=201,
+    summary="Create a hosting account",
+    responses=error_responses(401, 403, 409, 422, 503),
+)
+def create_user(
+    body: UserCreate, principal: Staff, ctx: Ctx, request: Request, response: Response
+) -> AccountDetail:
+    """Config files, Linux user, home, services, panel login and index entry, or nothing.
+    The owner is the creating admin or reseller (an admin may name a reseller)."""
+    request.state.audit_target = body.username
+    view = ctx.accounts.create(principal, body)
+    response.headers["Location"] = f"/api/admin/users/{body.username}"
+    return detail_response(view, response)
+
+
+@router.get(
+    "/{username}",
+    name="users.get",
+    summary="An account's six files, read from disk",
+    responses=error_responses(401, 403, 404, 503),
+)
+def get_user(username: str, principal: Staff, ctx: Ctx, response: Response) -> AccountDetail:
+    """The `ETag` header carries the revision to send back as `If-Match` when updating."""
+    return detail_response(ctx.accounts.visible(principal, username), response)
+
+
+@router.put(
+    "/{username}",
+    name="users.update",
+    summary="Change some fields of an account",
+    responses=error_responses(401, 403, 404, 409, 412, 422, 428, 503),
+)
+def update_user(
+    username: str,
+    body: UserUpdate,
+    principal: Staff,
+    ctx: Ctx,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(description="the ETag of the revision this change is based on")
+    ] = None,
+) -> AccountDetail:
+    """Refused with 412 when the account changed since the ETag was read."""
+    if if_match is None:
+        raise PreconditionRequired("send If-Match with the ETag from GET", field="If-Match")
+    view = ctx.accounts.update(principal, username, body, expected_revision(if_match))
+    return detail_response(view, response)
+
+
+@router.delete(
+    "/{username}",
+    name="users.delete",
+    status_code=204,
+    summary="Terminate an account",
+    responses=error_responses(401, 403, 404, 503),
+)
+def delete_user(username: str, principal: Staff, ctx: Ctx) -> Response:
+    """Removes services, the Linux user and home; the config is archived."""
+    ctx.accounts.delete(principal, username)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{username}/suspend",
+    name="users.suspend",
+    summary="Suspend an account",
+    responses=error_responses(401, 403, 404, 503),
+)
+def suspend_user(username: str, principal: Staff, ctx: Ctx, response: Response) -> AccountDetail:
+    """Locks the password and shell, serves a suspended page, ends panel sessions."""
+    return detail_response(ctx.accounts.set_status(principal, username, suspend=True), response)
+
+
+@router.post(
+    "/{username}/unsuspend",
+    name="users.unsuspend",
+    summary="Lift a suspension",
+    responses=error_responses(401, 403, 404, 503),
+)
+def unsuspend_user(username: str, principal: Staff, ctx: Ctx, response: Response) -> AccountDetail:
+    return detail_response(ctx.accounts.set_status(principal, username, suspend=False), response)
+
+
+@router.post(
+    "/{username}/reset-password",
+    name="users.reset_password",
+    status_code=204,
+    summary="Set a new password (Linux account and panel login)",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+def reset_password(username: str, body: PasswordIn, principal: Staff, ctx: Ctx) -> Response:
+    ctx.accounts.reset_password(principal, username, body.password)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{username}/login-as",
+    name="users.login_as",
+    summary="Log in as this account",
+    responses=error_responses(401, 403, 404, 503),
+)
+def login_as(username: str, principal: Staff, ctx: Ctx, ip: ClientIp, request: Request) -> TokenOut:
+    """Tokens for the account's panel; the session and the audit log name both people."""
+    if principal.impersonator:
+        raise Forbidden("already logged in as someone else")
+    view = ctx.accounts.visible(principal, username)
+    request.state.audit_detail = f"{principal.actor} logged in as {username}"
+    with session_scope(ctx.sessions) as db:
+        pair = ctx.auth.login_as(db, principal, view["account"]["username"], "user", ip)
+    return token_out(pair)

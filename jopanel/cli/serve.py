@@ -1,0 +1,216 @@
+"""`jopanel serve`, `reindex`, `admin create`, `demo`: the API process and its database."""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy import select
+
+from ..agent import server as agent_server
+from ..agent.client import Agent
+from ..db.models import PanelUser
+from ..db.session import init_db, make_sessionmaker, session_scope
+from ..errors import Conflict, JoPanelError, ValidationFailed
+from ..settings import Settings
+from ..system.sandbox import init_root
+from .output import CliState, emit
+from .users import read_password_stdin
+
+admin_app = typer.Typer(help="Panel logins of admins and resellers.", no_args_is_help=True)
+
+DEMO_ROOT = "./var/demo"
+DEMO_ACCOUNT = "demo"
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state: CliState = ctx.obj
+    return state
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValidationFailed(f"expected host:port (got {listen!r})", field="listen")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _uvicorn(app: object, listen: str) -> None:
+    host, port = parse_listen(listen)
+    # proxy_headers=False: X-Forwarded-For is judged by the app against trusted_proxies.
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info", lifespan="off")  # type: ignore[arg-type]
+
+
+def drop_privileges(settings: Settings) -> None:
+    """Started as root on a production root: continue as the service user (SPEC §1)."""
+    if os.geteuid() != 0 or settings.is_sandbox:
+        return
+    try:
+        user = pwd.getpwnam(settings.service_user)
+    except KeyError as exc:
+        raise JoPanelError(f"service user {settings.service_user!r} does not exist") from exc
+    if settings.db_url.startswith("sqlite:"):
+        for path in settings.state_dir.glob("jopanel.db*"):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        os.chown(settings.state_dir, user.pw_uid, user.pw_gid)
+    os.setgroups([g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+
+
+def serve(
+    ctx: typer.Context,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="host:port (default LISTEN)")
+    ] = None,
+) -> None:
+    """Run the REST API (unprivileged; it reaches the system only through the agent)."""
+    from ..api.app import create_app
+
+    settings = _state(ctx).settings
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app(settings)
+    drop_privileges(settings)
+    _uvicorn(app, listen or settings.listen)
+
+
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild the account index in the database from the files on disk."""
+    from ..api.services import rebuild_index
+
+    state = _state(ctx)
+    engine = init_db(state.settings)
+    try:
+        started = time.perf_counter()
+        count = rebuild_index(state.settings, state.agent, make_sessionmaker(engine), "root")
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+    finally:
+        engine.dispose()
+    emit(
+        state,
+        {"indexed": count, "duration_ms": elapsed},
+        message=f"indexed {count} accounts in {elapsed} ms",
+    )
+
+
+@admin_app.command("create")
+def admin_create(
+    ctx: typer.Context,
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin")
+    ] = False,
+    reseller: Annotated[
+        bool, typer.Option("--reseller", help="a reseller instead of an admin")
+    ] = False,
+) -> None:
+    """Create a panel admin (or reseller) login."""
+    from ..api.services import create_panel_user
+
+    if not password_stdin:
+        raise typer.BadParameter("give the password on standard input with --password-stdin")
+    state = _state(ctx)
+    password = read_password_stdin()
+    role = "reseller" if reseller else "admin"
+    engine = init_db(state.settings)
+    try:
+        create_panel_user(make_sessionmaker(engine), name, password, role)
+    finally:
+        engine.dispose()
+    emit(state, {"username": name, "role": role}, message=f"created {role} {name}")
+
+
+def _seed_demo(settings: Settings, agent: Agent) -> list[str]:
+    """An admin with a fresh random password, and a sample account when there is none."""
+    from ..api.services import create_panel_user, rebuild_index
+
+    lines: list[str] = []
+    engine = init_db(settings)
+    sessions = make_sessionmaker(engine)
+    try:
+        with session_scope(sessions) as db:
+            has_admin = (
+                db.scalar(select(PanelUser.id).where(PanelUser.username == "admin")) is not None
+            )
+        if not has_admin:
+            password = secrets.token_urlsafe(12)
+            create_panel_user(sessions, "admin", password, "admin")
+            lines.append(f"admin login: admin / {password}   (shown once; keep it)")
+        else:
+            lines.append("admin login: admin (password as printed when it was created)")
+        if not agent.execute("list_users", {}).data:
+            from ..api.auth import hash_password
+
+            password = secrets.token_urlsafe(12)
+            agent.execute(
+                "create_user",
+                {
+                    "username": DEMO_ACCOUNT,
+                    "password": password,
+                    "contact_email": "demo@example.com",
+                    "primary_domain": "demo.example.com",
+                },
+                actor="demo",
+            )
+            with session_scope(sessions) as db:
+                db.add(
+                    PanelUser(
+                        username=DEMO_ACCOUNT, password_hash=hash_password(password), role="user"
+                    )
+                )
+            lines.append(f"sample account login: {DEMO_ACCOUNT} / {password}")
+        rebuild_index(settings, agent, sessions, "demo")
+    except Conflict:
+        pass
+    finally:
+        engine.dispose()
+    return lines
+
+
+def demo(
+    ctx: typer.Context,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="host:port (default LISTEN)")
+    ] = None,
+) -> None:
+    """Agent + API on a sandbox root (default ./var/demo) and SQLite; never touching /etc, /home."""
+    from ..agent.client import SocketAgent
+    from ..api.app import create_app
+    from ..settings import load_settings
+
+    state = _state(ctx)
+    settings = load_settings(Path(state.root or DEMO_ROOT).absolute())
+    if not settings.is_sandbox:
+        raise ValidationFailed("demo needs a sandbox root, not /", field="root")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    init_root(settings)
+    # The agent in a thread of this process; it is bound before the thread starts.
+    listener = agent_server.bind(settings)
+    threading.Thread(target=agent_server.run, args=(listener,), daemon=True, name="agent").start()
+    agent = SocketAgent(settings)
+    lines = _seed_demo(settings, agent)
+    app = create_app(settings, agent)
+    address = listen or settings.listen
+    host, port = parse_listen(address)
+    sys.stdout.write(
+        "\n".join(
+            [
+                f"JoPanel demo on the sandbox root {settings.root}",
+                f"API:  http://{host}:{port}/api   docs: http://{host}:{port}/api/docs",
+                *lines,
+                "",
+            ]
+        )
+    )
+    sys.stdout.flush()
+    _uvicorn(app, address)
