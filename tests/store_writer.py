@@ -12,6 +12,8 @@ Sub-commands (each prints one JSON line when done):
         write with expected_revision set to what was read. Reports accepted and refused.
     hold --root R --user NAME --seconds S
         Take NAME's lock, print "locked", sleep S seconds, exit.
+    read --root R --user NAME --seconds S --go FILE
+        Wait for FILE, then read NAME without a lock for S seconds; reports any failure.
 """
 
 from __future__ import annotations
@@ -201,10 +203,7 @@ def crash(args: argparse.Namespace) -> dict[str, Any]:
 
 def cas(args: argparse.Namespace) -> dict[str, Any]:
     store = ConfigStore(load_settings(args.root))
-    go = Path(args.go)
-    deadline = time.monotonic() + 60
-    while not go.exists() and time.monotonic() < deadline:
-        time.sleep(0.001)
+    _wait_for(Path(args.go))
     rng = random.Random(args.token)
     accepted: list[str] = []
     refused: dict[str, str] = {}
@@ -232,10 +231,34 @@ def hold(args: argparse.Namespace) -> dict[str, Any]:
     return {"held": args.seconds}
 
 
+def read(args: argparse.Namespace) -> dict[str, Any]:
+    settings = load_settings(args.root)
+    store = ConfigStore(settings)
+    _wait_for(Path(args.go))
+    reads = 0
+    errors: list[str] = []
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        try:
+            config = store.read(args.user)
+            if config.account.username != args.user:
+                errors.append(f"read {config.account.username}")
+        except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
+            errors.append(f"{type(exc).__name__}: {exc}")
+        reads += 1
+    return {"reads": reads, "errors": errors[:20]}
+
+
+def _wait_for(go: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.store_writer")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("crash", "cas", "hold"):
+    for name in ("crash", "cas", "hold", "read"):
         command = sub.add_parser(name)
         command.add_argument("--root", required=True)
         command.add_argument("--user", required=True)
@@ -249,8 +272,10 @@ def main(argv: list[str]) -> int:
     cas_args.add_argument("--attempts", type=int, default=20)
     cas_args.add_argument("--go", required=True)
     sub.choices["hold"].add_argument("--seconds", type=float, default=5.0)
+    sub.choices["read"].add_argument("--seconds", type=float, default=2.0)
+    sub.choices["read"].add_argument("--go", required=True)
     args = parser.parse_args(argv)
-    result = {"crash": crash, "cas": cas, "hold": hold}[args.command](args)
+    result = {"crash": crash, "cas": cas, "hold": hold, "read": read}[args.command](args)
     print(json.dumps(result), flush=True)  # noqa: T201 - the parent reads this line
     return 0
 
