@@ -11,6 +11,7 @@ import typer
 
 from ..errors import JoPanelError
 from . import packages, serve, system, users
+from .migrate import migrate_v1
 from .output import CliState
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.command("serve")(serve.serve)
 app.command("reindex")(serve.reindex)
 app.command("demo")(serve.demo)
 app.add_typer(serve.admin_app, name="admin")
+app.command("migrate-v1")(migrate_v1)
 
 
 @app.callback()

@@ -1,0 +1,279 @@
+"""`import_user`: bring an account made elsewhere (JoPanel V1) under JoPanel, whole.
+
+Unlike `create_user` it takes the complete picture at once: every domain, the PHP
+version, the limits, the status, the creation date, a crypt(3)/bcrypt hash. And it may
+*adopt* a Linux user that already exists (keeping its uid, gid, home and password),
+provided it is not a system account (uid/gid < 1000), not another JoPanel account's, and
+its home is /home/<name>.
+
+Idempotent and resumable: the config records where it came from (`origin`, first line of
+meta.notes). Importing again an account whose config is current changes nothing;
+one the importer wrote last is brought up to date; one edited in V2 since is kept as it
+is. Whatever the config, the system is converged (a crash between writing the config
+and `useradd` is repaired by the next run).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ...errors import Conflict
+from ...schemas import (
+    ALLOWED_SHELLS,
+    AddonDomain,
+    Domains,
+    Limits,
+    Subdomain,
+    UserConfig,
+)
+from ...schemas.account import Status
+from ...schemas.base import AwareDatetime, Domain, Email, PackageName, PanelName
+from ...schemas.bundle import parse_model
+from ...schemas.hosting import PHP_VERSION_RE, Ftp
+from ...store.locks import global_lock
+from ...system.accounts import PasswdEntry
+from ..context import AgentContext, Call
+from ..converge import converge
+from ..flow import Flow
+from ..registry import OpResult, Payload, op
+from .build import new_config
+from .users import CryptHash, Username
+
+SYSTEM_ID_MAX = 999
+Action = Literal["created", "adopted", "unchanged", "updated", "kept"]
+
+
+class ImportUser(Payload):
+    username: Username
+    origin: str = Field(pattern=r"^[A-Za-z0-9:=._-]{1,64}$")
+    password_hash: CryptHash | None = None
+    contact_email: Email
+    primary_domain: Domain
+    package: PackageName = "default"
+    limits: dict[str, int] | None = None
+    owner: PanelName = "admin"
+    status: Status = "active"
+    created_at: AwareDatetime | None = None
+    addon_domains: list[AddonDomain] = []
+    subdomains: list[Subdomain] = []
+    alias_domains: list[Domain] = []
+    php_version: str = Field("8.2", pattern=PHP_VERSION_RE)
+    ftp_enabled: bool = False
+    notes: str = Field("", max_length=3500)
+    adopt_existing: bool = True
+
+
+def origin_line(origin: str) -> str:
+    return f"Imported ({origin})."
+
+
+def imported_from(config: UserConfig) -> str | None:
+    """The origin an account was imported from, if it was."""
+    first = config.meta.notes.split("\n", 1)[0]
+    if first.startswith("Imported (") and first.endswith(")."):
+        return first[len("Imported (") : -2]
+    return None
+
+
+def _desired(
+    ctx: AgentContext, p: ImportUser, uid: int, gid: int, shell: str, limits: Limits
+) -> UserConfig:
+    config = new_config(
+        username=p.username, uid=uid, gid=gid, primary_domain=p.primary_domain,
+        contact_email=p.contact_email, package=p.package, limits=limits, owner=p.owner,
+        shell=shell, status=p.status, created_at=p.created_at, php_version=p.php_version,
+    )  # fmt: skip
+    domains = Domains(
+        primary=p.primary_domain,
+        addon_domains=p.addon_domains,
+        subdomains=p.subdomains,
+        alias_domains=p.alias_domains,
+    )
+    services = config.services.model_copy(update={"ftp": Ftp(enabled=p.ftp_enabled)})
+    notes = "\n".join(part for part in (origin_line(p.origin), p.notes) if part)
+    meta = config.meta.model_copy(update={"notes": notes[:4096]})
+    return config.with_(domains=domains, services=services, meta=meta)
+
+
+def _adoptable(ctx: AgentContext, name: str, entry: PasswdEntry) -> None:
+    """Refuse to adopt a system account or a Linux user another JoPanel account owns."""
+    if entry.uid <= SYSTEM_ID_MAX or entry.gid <= SYSTEM_ID_MAX:
+        raise Conflict(
+            f"Linux user {name} is a system account (uid {entry.uid}, gid {entry.gid})",
+            field="username",
+        )
+    if entry.home != ctx.settings.system_home(name):
+        raise Conflict(
+            f"Linux user {name} has home {entry.home}, not {ctx.settings.system_home(name)}",
+            field="username",
+        )
+    for other in ctx.accounts.passwd().values():
+        if other.name != name and other.uid == entry.uid and ctx.store.exists(other.name):
+            raise Conflict(f"uid {entry.uid} belongs to JoPanel account {other.name}", field="uid")
+    for group, gid in ctx.accounts.groups().items():
+        if group != name and gid == entry.gid and ctx.store.exists(group):
+            raise Conflict(f"gid {entry.gid} belongs to JoPanel account {group}", field="gid")
+
+
+def _remove_user(ctx: AgentContext, name: str) -> None:
+    ctx.accounts.userdel(name)
+    ctx.accounts.remove_home(name)
+
+
+def _needs_password(ctx: AgentContext, name: str) -> bool:
+    """True when the Linux user has no usable password (fresh, or cut short by a crash)."""
+    current = ctx.accounts.shadow_hash(name)
+    return current is None or current.lstrip("!") in ("", "*")
+
+
+def _summary(config: UserConfig, action: Action) -> dict[str, Any]:
+    return {"action": action, "revision": config.revision, **config.documents()}
+
+
+def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Action, UserConfig]:
+    ctx = call.ctx
+    name = p.username
+    existing = ctx.store.read(name)
+    if imported_from(existing) != p.origin:
+        raise Conflict(f"V2 account {name!r} exists and was not imported from {p.origin}")
+    account = existing.account
+    desired = _desired(ctx, p, account.uid, account.gid, account.shell, limits)
+    keep = {"updated_at": account.updated_at, "last_login_ip": account.last_login_ip}
+    if p.created_at is None:
+        keep["created_at"] = account.created_at
+    desired = desired.with_(account=desired.account.model_copy(update=keep))
+    same = (
+        desired.content_revision() == existing.content_revision()
+        and desired.meta.notes == existing.meta.notes
+    )
+    if same:
+        return "unchanged", existing
+    if existing.meta.audit.last_actor != call.actor:
+        # Changed in V2 since the import: V2 is where the account lives now.
+        return "kept", existing
+    old_names = existing.domains.all_names()
+    added = [d for d in desired.domains.all_names() if d not in old_names]
+    removed = [d for d in old_names if d not in desired.domains.all_names()]
+    if added:
+        flow.step(
+            "claim_domains",
+            lambda: ctx.claims.claim(name, added),
+            undo=lambda: ctx.claims.release(name, added),
+            describe=f"claim {', '.join(added)}",
+        )
+    written: list[UserConfig] = []
+    flow.step(
+        "write_config",
+        lambda: written.append(
+            ctx.store.write(
+                desired, expected_revision=existing.revision, actor=call.actor, action="import"
+            ).config
+        ),
+        undo=lambda: ctx.store.write(
+            existing, expected_revision=None, actor=call.actor, action="undo:import"
+        ),
+        describe=f"update {ctx.settings.users_dir / name} from {p.origin}",
+    )
+    if removed:
+        flow.step(
+            "release_domains",
+            lambda: ctx.claims.release(name, removed),
+            describe=f"release {', '.join(removed)}",
+        )
+    return "updated", written[0] if written else desired
+
+
+def _create(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Action, UserConfig]:
+    ctx = call.ctx
+    name = p.username
+    entry = ctx.accounts.get(name)
+    if entry is not None:
+        if not p.adopt_existing:
+            raise Conflict(f"Linux user {name} already exists", field="username")
+        _adoptable(ctx, name, entry)
+    elif name in ctx.accounts.host_names():
+        raise Conflict(f"{name!r} is an existing system account", field="username")
+    elif name in ctx.accounts.groups():
+        raise Conflict(f"a group {name!r} exists without a user of that name", field="username")
+    with nullcontext() if call.dry_run else global_lock(ctx.settings, "uids"):
+        if entry is not None:
+            uid, gid = entry.uid, entry.gid
+            shell = entry.shell if entry.shell in ALLOWED_SHELLS else "/bin/bash"
+        else:
+            uid = gid = ctx.accounts.allocate_id()
+            shell = "/bin/bash"
+        config = _desired(ctx, p, uid, gid, shell, limits)
+        names = config.domains.all_names()
+        flow.step(
+            "claim_domains",
+            lambda: ctx.claims.claim(name, names),
+            undo=lambda: ctx.claims.release(name, names),
+            describe=f"claim {', '.join(names)}",
+        )
+        written: list[UserConfig] = []
+        flow.step(
+            "write_config",
+            lambda: written.append(
+                ctx.store.write(
+                    config, expected_revision=None, actor=call.actor, action="import", create=True
+                ).config
+            ),
+            undo=lambda: ctx.store.remove(name),
+            describe=f"write {ctx.settings.users_dir / name} from {p.origin}",
+        )
+        if entry is None:
+            flow.step(
+                "groupadd",
+                lambda: ctx.accounts.groupadd(name, gid),
+                undo=lambda: ctx.accounts.groupdel(name),
+                describe=f"groupadd -g {gid} {name}",
+            )
+            flow.step(
+                "useradd",
+                lambda: ctx.accounts.useradd(name, uid, gid, shell),
+                undo=lambda: _remove_user(ctx, name),
+                describe=f"useradd -u {uid} {name} (home 0750)",
+            )
+        else:
+            flow.plan.append(f"adopt Linux user {name} (uid {uid}, home {entry.home})")
+    return ("adopted" if entry is not None else "created"), (written[0] if written else config)
+
+
+@op("import_user", ImportUser)
+def import_user(call: Call, p: ImportUser) -> OpResult:
+    ctx = call.ctx
+    name = p.username
+    if not call.dry_run:
+        ctx.packages.get(p.package)  # an account never names a package that is not there
+    if p.limits is not None:
+        limits = parse_model(Limits, p.limits, "limits")
+    else:
+        limits = ctx.packages.get(p.package).limits()
+    # A dry run only reads; it takes no lock, so it leaves not even a lock file behind.
+    lock = nullcontext() if call.dry_run else ctx.store.lock(name)
+    with lock, Flow(call, "import_user") as flow:
+        if ctx.store.exists(name):
+            action, config = _reimport(call, flow, p, limits)
+        else:
+            action, config = _create(call, flow, p, limits)
+        exists = ctx.accounts.get(name) is not None
+        set_password = bool(p.password_hash) and (not exists or _needs_password(ctx, name))
+        if set_password and p.password_hash:
+            hashed = p.password_hash
+            flow.step(
+                "set_password",
+                lambda: ctx.accounts.set_hash(name, hashed),
+                describe="install the V1 password hash",
+            )
+        drift = converge(ctx, config, dry_run=True) if exists else []
+        if drift or not exists or set_password:
+            flow.step(
+                "apply",
+                lambda: converge(ctx, config, dry_run=False),
+                describe="; ".join(drift) or "apply status, shell and home",
+            )
+    changed = action in ("created", "adopted", "updated") or bool(flow.plan)
+    return OpResult(changed=changed, plan=flow.plan, data=_summary(config, action))

@@ -1,0 +1,554 @@
+"""V1 rows -> what V2 creates. Pure: no I/O, the same rows always give the same plan.
+
+Every V1 row ends up in exactly one place: a package, a panel admin, a hosting account
+(with its domains), or `Plan.skipped` with the reason. Normalisations are recorded as
+notes on the account (and in its meta.notes), so nothing changes silently. The rules
+are the table in README.md ("Migrating from V1"); keep both in step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import validate
+from ..errors import ValidationFailed
+from ..schemas import LIMIT_FIELDS, Limits
+from ..schemas.hosting import PHP_VERSION_RE
+from .introspect import V1Data, V1Domain, V1Package, V1User
+
+BCRYPT_RE = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
+PHP_RE = re.compile(PHP_VERSION_RE)
+DEFAULT_PHP = "8.2"
+DEFAULT_PACKAGE = "default"
+HOSTING_ROLES = {"user": "user", "reseller": "reseller"}
+ADMIN_ROLES = {"admin", "superadmin", "root"}
+DOMAIN_TYPES = ("primary", "addon", "subdomain", "alias")
+# V1 package column -> V2 limits.json field(s). V1 counted 0 as unlimited, as V2 does.
+PACKAGE_LIMITS: dict[str, tuple[str, ...]] = {
+    "disk_quota_mb": ("disk_quota_mb",),
+    "bandwidth_mb": ("bandwidth_quota_mb",),
+    "max_domains": ("max_addon_domains",),
+    "max_databases": ("max_databases", "max_db_users"),
+    "max_ftp": ("max_ftp_accounts",),
+}
+PACKAGE_MARKER = "Migrated from JoPanel V1 package #"
+MAX_NOTES = 3400
+
+
+def package_marker(v1_id: int) -> str:
+    return f"{PACKAGE_MARKER}{v1_id} "
+
+
+def origin(v1_id: int) -> str:
+    return f"v1:users.id={v1_id}"
+
+
+@dataclass(frozen=True)
+class Options:
+    default_domain_suffix: str
+    default_limits: dict[str, int]
+    # Existing V2 packages: name -> description (to tell our own from the admin's).
+    existing_packages: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skip:
+    kind: str  # account | admin | package | domain
+    v1_id: int
+    v1_name: str
+    reason: str
+
+
+@dataclass
+class PackagePlan:
+    v1: V1Package
+    name: str
+    values: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def limits(self) -> dict[str, int]:
+        return {f: int(self.values[f]) for f in LIMIT_FIELDS}
+
+
+@dataclass
+class LoginPlan:
+    """A row of the panel's `users` table: the V1 bcrypt hash copied as it is."""
+
+    username: str
+    password_hash: str
+    role: str
+    created_at: datetime | None
+
+
+@dataclass
+class AdminPlan:
+    v1: V1User
+    login: LoginPlan
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AccountPlan:
+    v1: V1User
+    username: str
+    payload: dict[str, Any]  # for the agent op import_user
+    login: LoginPlan | None
+    notes: list[str] = field(default_factory=list)
+    v1_domains: list[V1Domain] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    packages: list[PackagePlan] = field(default_factory=list)
+    admins: list[AdminPlan] = field(default_factory=list)
+    accounts: list[AccountPlan] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+# --- single values -----------------------------------------------------------------------
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """V1 timestamps are read in UTC (the session runs with time_zone '+00:00')."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def normalise_username(raw: str, *, panel: bool = False) -> tuple[str | None, str]:
+    """(V2 name, note) or (None, reason). Only whitespace and case are ever changed."""
+    stripped = raw.strip()
+    if not stripped.isascii():
+        return None, f"username {raw!r} has non-ASCII characters"
+    lowered = stripped.lower()
+    try:
+        name = validate.panel_name(lowered) if panel else validate.username(lowered)
+    except ValidationFailed as exc:
+        return None, f"username {raw!r} is not valid in V2: {exc.message}"
+    note = "" if name == raw else f"username {raw!r} became {name!r}"
+    return name, note
+
+
+def package_slug(name: str | None, v1_id: int) -> str:
+    slug = re.sub(r"[^a-z0-9_-]+", "-", (name or "").strip().lower())
+    slug = re.sub(r"-{2,}", "-", slug).strip("-_")[:32].strip("-_")
+    return slug or f"v1-package-{v1_id}"
+
+
+def normalise_domain(raw: str | None) -> tuple[str | None, str]:
+    """(hostname, "") or (None, reason): trimmed, one trailing dot dropped, IDN as punycode."""
+    if raw is None or not raw.strip():
+        return None, "empty domain name"
+    candidate = raw.strip()
+    if candidate.endswith(".") and not candidate.endswith(".."):
+        candidate = candidate[:-1]
+    try:
+        return validate.domain(candidate), ""
+    except ValidationFailed as exc:
+        return None, f"domain {raw!r} is not a valid hostname: {exc.message}"
+
+
+def limit_value(raw: int | None, default: int) -> tuple[int, str]:
+    if raw is None:
+        return default, "unset"
+    if raw < 0:
+        return 0, "negative"
+    return min(raw, 2**31 - 1), ""
+
+
+# --- packages ----------------------------------------------------------------------------
+
+
+def plan_packages(data: V1Data, options: Options, plan: Plan) -> dict[int, PackagePlan]:
+    live_package_ids = {
+        u.package_id for u in data.users if u.deleted_at is None and u.package_id is not None
+    }
+    defaults = Limits().model_dump()
+    used: set[str] = set()
+    by_id: dict[int, PackagePlan] = {}
+    for package in data.packages:
+        label = package.name or f"#{package.id}"
+        if package.deleted_at is not None and package.id not in live_package_ids:
+            plan.skipped.append(
+                Skip("package", package.id, label, "soft-deleted in V1 and used by no account")
+            )
+            continue
+        slug = package_slug(package.name, package.id)
+        marker = package_marker(package.id)
+
+        def free(candidate: str, marker: str = marker) -> bool:
+            existing = options.existing_packages.get(candidate)
+            return candidate not in used and (existing is None or existing.startswith(marker))
+
+        name = slug
+        if not free(name):
+            suffix = f"-{package.id}"
+            name = slug[: 32 - len(suffix)] + suffix
+            if not free(name):
+                plan.skipped.append(
+                    Skip(
+                        "package",
+                        package.id,
+                        label,
+                        f"V2 package names {slug!r} and {name!r} are taken",
+                    )
+                )
+                continue
+        used.add(name)
+        notes = [] if name == package.name else [f"V1 package {label!r} is V2 package {name!r}"]
+        values: dict[str, Any] = {}
+        for v1_field, v2_fields in PACKAGE_LIMITS.items():
+            for v2_field in v2_fields:
+                value, problem = limit_value(getattr(package, v1_field), defaults[v2_field])
+                values[v2_field] = value
+                if problem == "negative":
+                    notes.append(f"{v1_field} was negative: unlimited (0)")
+        for v2_field in LIMIT_FIELDS:
+            values.setdefault(v2_field, defaults[v2_field])
+        description = f"{marker}{package.name!r}"
+        if package.max_emails is not None:
+            description += f"; V1 max_emails={package.max_emails} (V2 has no mail limits)"
+        if package.deleted_at is not None:
+            description += "; soft-deleted in V1 but still used"
+            notes.append("soft-deleted in V1 but used by live accounts: migrated")
+        values["description"] = description[:500]
+        by_id[package.id] = PackagePlan(package, name, values, notes)
+        plan.packages.append(by_id[package.id])
+    return by_id
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def _role(user: V1User) -> str | None:
+    role = (user.role or "").strip().lower()
+    if role in ADMIN_ROLES:
+        return "admin"
+    return HOSTING_ROLES.get(role)
+
+
+def _names(data: V1Data, plan: Plan) -> dict[int, str]:
+    """V1 id -> V2 name for live users, resolving duplicates; reports the rest."""
+    candidates: dict[str, list[tuple[V1User, str]]] = defaultdict(list)
+    for user in data.users:
+        label = user.username
+        if user.deleted_at is not None:
+            kind = "admin" if _role(user) == "admin" else "account"
+            plan.skipped.append(
+                Skip(kind, user.id, label, f"soft-deleted in V1 at {aware(user.deleted_at)}")
+            )
+            continue
+        role = _role(user)
+        if role is None:
+            plan.skipped.append(Skip("account", user.id, label, f"unknown V1 role {user.role!r}"))
+            continue
+        name, note = normalise_username(user.username, panel=role == "admin")
+        if name is None:
+            plan.skipped.append(
+                Skip("admin" if role == "admin" else "account", user.id, label, note)
+            )
+            continue
+        candidates[name].append((user, note))
+    names: dict[int, str] = {}
+    for name, group in candidates.items():
+        # The row already spelt the V2 way wins; among equals, the oldest (lowest id).
+        group.sort(key=lambda item: (item[0].username != name, item[0].id))
+        winner = group[0][0]
+        names[winner.id] = name
+        for loser, _note in group[1:]:
+            kind = "admin" if _role(loser) == "admin" else "account"
+            plan.skipped.append(
+                Skip(kind, loser.id, loser.username,
+                     f"duplicate: V1 user #{winner.id} {winner.username!r} is also {name!r} in V2")
+            )  # fmt: skip
+    return names
+
+
+def _login(user: V1User, name: str, role: str) -> tuple[LoginPlan | None, str]:
+    hashed = (user.password_hash or "").strip()
+    if not BCRYPT_RE.fullmatch(hashed):
+        return None, "V1 password hash is not bcrypt: no password set (use 'jopanel user passwd')"
+    return LoginPlan(name, hashed, role, aware(user.created_at)), ""
+
+
+def _status(raw: str | None) -> tuple[str, str]:
+    value = (raw or "").strip().lower()
+    if value == "active":
+        return "active", ""
+    if value == "suspended":
+        return "suspended", ""
+    if value == "pending":
+        return "suspended", "pending in V1 (never approved): migrated as suspended"
+    if value == "":
+        return "active", "no status in V1: active"
+    return "suspended", f"unknown V1 status {raw!r}: migrated as suspended"
+
+
+def _email(raw: str | None, name: str, primary: str) -> tuple[str, str]:
+    value = (raw or "").strip()
+    try:
+        email = validate.email(value)
+    except ValidationFailed:
+        placeholder = f"{name}@{primary}"
+        return placeholder, f"V1 email {raw!r} is not valid: contact email set to {placeholder}"
+    return email, "" if email == raw else f"V1 email {raw!r} normalised to {email!r}"
+
+
+# --- domains -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Domains:
+    primary: str | None = None
+    addons: list[dict[str, str]] = field(default_factory=list)
+    subdomains: list[dict[str, str]] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    php: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _docroot(raw: str | None, homes: list[str], default: str) -> tuple[str, str]:
+    """A V1 absolute document root inside the home becomes relative; anything else, default."""
+    value = (raw or "").strip().rstrip("/")
+    for home in homes:
+        if value.startswith(home + "/"):
+            try:
+                return validate.relative_path(value[len(home) + 1 :], "docroot"), ""
+            except ValidationFailed:
+                break
+    return default, f"document root {raw!r} is not inside the home: {default}"
+
+
+def _claim_domains(
+    data: V1Data, names: dict[int, str], plan: Plan
+) -> dict[int, list[tuple[V1Domain, str]]]:
+    """Valid, server-wide unique hostnames per V1 user id (the lowest domain id wins)."""
+    users = {u.id: u for u in data.users}
+    owner_of: dict[str, V1Domain] = {}
+    result: dict[int, list[tuple[V1Domain, str]]] = defaultdict(list)
+    for row in sorted(data.domains, key=lambda d: d.id):
+        label = row.domain_name or ""
+        if row.user_id not in users:
+            plan.skipped.append(
+                Skip("domain", row.id, label, f"belongs to no V1 user (user_id {row.user_id})")
+            )
+            continue
+        if row.user_id not in names:
+            reason = f"its V1 user #{row.user_id} is not migrated (see that row)"
+            plan.skipped.append(Skip("domain", row.id, label, reason))
+            continue
+        hostname, reason = normalise_domain(row.domain_name)
+        if hostname is None:
+            plan.skipped.append(Skip("domain", row.id, label, reason))
+            continue
+        first = owner_of.get(hostname)
+        if first is not None:
+            owner = names.get(first.user_id, "?")
+            plan.skipped.append(
+                Skip("domain", row.id, label,
+                     f"duplicate of V1 domain #{first.id} {first.domain_name!r} ({owner})")
+            )  # fmt: skip
+            continue
+        owner_of[hostname] = row
+        result[row.user_id].append((row, hostname))
+    return result
+
+
+def _account_domains(
+    user: V1User,
+    name: str,
+    rows: list[tuple[V1Domain, str]],
+    taken: set[str],
+    suffix: str,
+    had_rows: bool,
+) -> _Domains:
+    out = _Domains()
+    homes = [f"/home/{user.username}", f"/home/{name}"]
+    kind_of = {}
+    for row, hostname in rows:
+        kind = (row.type or "").strip().lower()
+        if kind not in DOMAIN_TYPES:
+            out.notes.append(f"{hostname}: unknown V1 type {row.type!r}: addon domain")
+            kind = "addon"
+        kind_of[row.id] = kind
+    primaries = [(r, h) for r, h in rows if kind_of[r.id] == "primary"]
+    if primaries:
+        row, out.primary = primaries[0]
+        docroot, _ = _docroot(row.document_root, homes, "public_html")
+        if docroot != "public_html":
+            out.notes.append(
+                f"{out.primary}: V1 document root {row.document_root!r}; V2 serves the primary "
+                "domain from public_html"
+            )
+        if row.php_version is not None:
+            out.php = row.php_version.strip()
+        for extra, hostname in primaries[1:]:
+            out.notes.append(f"{hostname}: a second V1 primary domain: addon domain")
+            kind_of[extra.id] = "addon"
+    else:
+        out.primary = _placeholder(name, user.id, taken, suffix)
+        reason = "no usable primary domain in V1" if had_rows else "no domain in V1"
+        out.notes.append(f"{reason}: primary domain set to {out.primary}")
+    parents = [out.primary]
+    for row, hostname in rows:
+        if kind_of[row.id] == "addon":
+            docroot, note = _docroot(row.document_root, homes, f"domains/{hostname}/public_html")
+            out.addons.append({"domain": hostname, "docroot": docroot})
+            parents.append(hostname)
+            if note:
+                out.notes.append(f"{hostname}: {note}")
+    for row, hostname in rows:
+        kind = kind_of[row.id]
+        if kind == "subdomain":
+            parent = max((p for p in parents if hostname.endswith("." + p)), key=len, default=None)
+            if parent is None:
+                docroot, note = _docroot(
+                    row.document_root, homes, f"domains/{hostname}/public_html"
+                )
+                out.addons.append({"domain": hostname, "docroot": docroot})
+                out.notes.append(
+                    f"{hostname}: subdomain of no domain of this account: addon domain"
+                )
+                continue
+            label = hostname[: -len(parent) - 1]
+            default = f"domains/{parent}/subdomains/{label}"
+            docroot, note = _docroot(row.document_root, homes, default)
+            out.subdomains.append({"subdomain": label, "parent": parent, "docroot": docroot})
+            if note:
+                out.notes.append(f"{hostname}: {note}")
+        elif kind == "alias":
+            out.aliases.append(hostname)
+    versions = sorted({(r.php_version or "").strip() for r, _ in rows if r.php_version})
+    if out.php is None and versions:
+        out.php = versions[0]
+    if out.php is not None and not PHP_RE.fullmatch(out.php):
+        out.notes.append(f"V1 PHP version {out.php!r} is not valid: PHP {DEFAULT_PHP}")
+        out.php = None
+    if len(versions) > 1:
+        out.notes.append(f"V1 used PHP {', '.join(versions)}; V2 runs one version per account")
+    ssl = [h for r, h in rows if r.is_ssl_active]
+    if ssl:
+        out.notes.append(f"SSL was active in V1 on {', '.join(ssl)}: issue certificates in V2")
+    return out
+
+
+def _placeholder(name: str, v1_id: int, taken: set[str], suffix: str) -> str:
+    for candidate in (f"{name}.{suffix}", f"{name}-{v1_id}.{suffix}"):
+        hostname, _ = normalise_domain(candidate)
+        if hostname is not None and hostname not in taken:
+            taken.add(hostname)
+            return hostname
+    raise ValidationFailed(f"cannot build a placeholder domain under {suffix!r}", field="suffix")
+
+
+# --- the plan ------------------------------------------------------------------------------
+
+
+def build_plan(data: V1Data, options: Options) -> Plan:
+    """Decide what every V1 row becomes."""
+    plan = Plan()
+    validate.domain(f"example.{options.default_domain_suffix}", "default_domain_suffix")
+    shape = data.shape
+    if not shape.has("users", "package_id"):
+        plan.notices.append(
+            "V1 has no users.package_id: every account gets the V2 'default' package"
+        )
+    if not shape.has("domains"):
+        plan.notices.append(
+            "V1 has no domains table: primary domains are "
+            f"<username>.{options.default_domain_suffix}"
+        )
+    packages = plan_packages(data, options, plan)
+    names = _names(data, plan)
+    users = {u.id: u for u in data.users}
+    domains = _claim_domains(data, names, plan)
+    taken = {h for rows in domains.values() for _r, h in rows}
+    with_rows = {d.user_id for d in data.domains}
+    ftp: dict[int, list[str]] = defaultdict(list)
+    for account in data.ftp_accounts:
+        ftp[account.user_id].append(account.username or f"#{account.id}")
+    databases: dict[int, list[str]] = defaultdict(list)
+    for database in data.databases:
+        databases[database.user_id].append(database.db_name or f"#{database.id}")
+    owner_column = shape.owner_column
+    for user in sorted(data.users, key=lambda u: u.id):
+        name = names.get(user.id)
+        if name is None:
+            continue
+        role = _role(user)
+        rename_note = (
+            [] if user.username == name else [f"username {user.username!r} became {name!r}"]
+        )
+        if role == "admin":
+            login, problem = _login(user, name, "admin")
+            if login is None:
+                plan.skipped.append(Skip("admin", user.id, user.username, problem))
+            else:
+                plan.admins.append(AdminPlan(user, login, rename_note))
+            continue
+        assert role is not None
+        notes = list(rename_note)
+        rows = domains.get(user.id, [])
+        had_rows = user.id in with_rows
+        found = _account_domains(user, name, rows, taken, options.default_domain_suffix, had_rows)
+        assert found.primary is not None
+        notes += found.notes
+        package_name = DEFAULT_PACKAGE
+        limits = dict(options.default_limits)
+        if shape.has("users", "package_id"):
+            if user.package_id is None:
+                notes.append("no package in V1: V2 package 'default'")
+            elif user.package_id not in packages:
+                notes.append(f"V1 package #{user.package_id} does not exist: V2 package 'default'")
+            else:
+                package_name = packages[user.package_id].name
+                limits = packages[user.package_id].limits()
+        status, note = _status(user.status)
+        notes += [note] if note else []
+        email, note = _email(user.email, name, found.primary)
+        notes += [note] if note else []
+        owner = "admin"
+        if owner_column and user.owner_id is not None:
+            parent = users.get(user.owner_id)
+            if parent is not None and _role(parent) == "reseller" and parent.id in names:
+                owner = names[parent.id]
+            else:
+                notes.append(f"V1 {owner_column} {user.owner_id} is no live reseller: owner admin")
+        created = aware(user.created_at) or aware(user.updated_at)
+        if user.created_at is None:
+            notes.append("no created_at in V1" + (": updated_at used" if created else ""))
+        login, problem = _login(user, name, role)
+        notes += [problem] if problem else []
+        if role == "reseller":
+            notes.append("reseller: also a panel login with the reseller role")
+        if ftp.get(user.id):
+            notes.append(f"V1 FTP accounts: {', '.join(ftp[user.id])} (FTP enabled)")
+        if databases.get(user.id):
+            notes.append(
+                f"V1 databases (left in MariaDB as they are): {', '.join(databases[user.id])}"
+            )
+        payload: dict[str, Any] = {
+            "username": name,
+            "origin": origin(user.id),
+            "password_hash": login.password_hash if login else None,
+            "contact_email": email,
+            "primary_domain": found.primary,
+            "package": package_name,
+            "limits": limits,
+            "owner": owner,
+            "status": status,
+            "created_at": created.isoformat() if created else None,
+            "addon_domains": found.addons,
+            "subdomains": found.subdomains,
+            "alias_domains": found.aliases,
+            "php_version": found.php or DEFAULT_PHP,
+            "ftp_enabled": bool(ftp.get(user.id)),
+            "notes": "\n".join(notes)[:MAX_NOTES],
+        }
+        plan.accounts.append(AccountPlan(user, name, payload, login, notes, []))
+    return plan

@@ -1,0 +1,127 @@
+"""The panel database side of the migration: logins (`users`) and the account index.
+
+V1's bcrypt hash is copied as it is; the panel's auth verifies it and rehashes it to
+argon2id at the first login (jopanel.auth.passwords). A login that exists already is
+never overwritten: it may have been rehashed by a V2 login, or be the V2 admin's own.
+In a dry run nothing is opened for writing, and a SQLite file that does not exist yet
+is not created.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..auth.passwords import ARGON2ID_PREFIX, BCRYPT_PREFIXES
+from ..db.index import index_change
+from ..db.models import PanelUser
+from ..db.session import engine_for, init_db, make_sessionmaker, session_scope
+from ..schemas import UserConfig
+from ..settings import Settings
+from .mapping import BCRYPT_RE, LoginPlan
+
+
+def _db_missing(settings: Settings) -> bool:
+    url = make_url(settings.db_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return False
+    return not Path(url.database).exists()
+
+
+class PanelDB:
+    """Logins and index rows, written only when not a dry run."""
+
+    def __init__(self, settings: Settings, *, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.engine: Engine | None = None
+        self.sessions: sessionmaker[Session] | None = None
+        if dry_run:
+            if not _db_missing(settings):
+                engine = engine_for(settings)
+                if inspect(engine).has_table(PanelUser.__tablename__):
+                    self.engine = engine
+                else:
+                    engine.dispose()
+        else:
+            self.engine = init_db(settings)
+        if self.engine is not None:
+            self.sessions = make_sessionmaker(self.engine)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def login(self, username: str) -> tuple[str, str] | None:
+        """(password_hash, role) of a panel login, if there is one."""
+        if self.sessions is None:
+            return None
+        with session_scope(self.sessions) as db:
+            row = db.scalar(select(PanelUser).where(PanelUser.username == username))
+            return (row.password_hash, row.role) if row is not None else None
+
+    def ensure_login(self, plan: LoginPlan) -> tuple[str, str]:
+        """Create the login if missing. Returns (action, note)."""
+        current = self.login(plan.username)
+        if current is not None:
+            hashed, role = current
+            if hashed == plan.password_hash and role == plan.role:
+                return "unchanged", ""
+            if hashed.startswith(ARGON2ID_PREFIX) and role == plan.role:
+                return "unchanged", "panel password already rehashed at a V2 login"
+            return "kept", f"a V2 panel login {plan.username!r} ({role}) exists already: kept"
+        if self.dry_run or self.sessions is None:
+            return "would create", ""
+        with session_scope(self.sessions) as db:
+            db.add(
+                PanelUser(
+                    username=plan.username,
+                    password_hash=plan.password_hash,
+                    role=plan.role,
+                    created_at=plan.created_at or datetime.now(UTC),
+                )
+            )
+        return "created", ""
+
+    def index(self, config: UserConfig) -> None:
+        """Put the account in the list/search index (SPEC §7: every change reaches it)."""
+        if self.dry_run or self.sessions is None:
+            return
+        a = config.account
+        summary: dict[str, Any] = {
+            "username": a.username,
+            "contact_email": a.contact_email,
+            "primary_domain": a.primary_domain,
+            "package": a.package,
+            "status": a.status,
+            "owner": a.owner,
+            "revision": config.revision,
+            "updated_at": a.updated_at,
+        }
+        index_change(self.sessions, upsert=summary)
+
+
+def login_problems(current: tuple[str, str] | None, plan: LoginPlan) -> list[str]:
+    """Why the panel would not log this V1 user in with the V1 password, if it would not.
+
+    Without the plain password the check is: the login exists with the role, and holds
+    exactly V1's hash in a form the panel's verifier takes (bcrypt $2a$/$2b$/$2y$, a
+    well-formed cost and salt), or an argon2id hash a V2 login already replaced it with.
+    """
+    if current is None:
+        return ["no panel login"]
+    hashed, role = current
+    problems = [] if role == plan.role else [f"panel role {role!r}, V1 role {plan.role!r}"]
+    if hashed.startswith(ARGON2ID_PREFIX):
+        return problems
+    if hashed != plan.password_hash:
+        problems.append("panel password hash differs from V1's")
+    elif not hashed.startswith(BCRYPT_PREFIXES) or not BCRYPT_RE.fullmatch(hashed):
+        problems.append("V1 hash is not one the panel verifies")
+    elif not 4 <= int(hashed[4:6]) <= 31:
+        problems.append("V1 bcrypt cost out of range")
+    return problems

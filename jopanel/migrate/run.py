@@ -1,0 +1,278 @@
+"""`jopanel migrate-v1`: read V1, back it up, then create packages, admins and accounts.
+
+Order: connect and detect (refusing what is not V1) -> read every row in one snapshot ->
+dump and verify the backup (abort on failure) -> plan (pure) -> packages -> panel
+admins -> accounts (agent op `import_user`, in-process under the usual locks, then the
+panel login and the index row) -> verification of each account -> report.
+
+Idempotent and resumable: every step looks at what is there first. A run killed at any
+instant leaves each account either untouched, or with a config that the next run
+recognises (its origin is in meta.notes) and finishes (Linux user, password, login).
+`--dry-run` writes nothing: no backup, no file, no Linux user, no database row.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .. import validate
+from ..agent.client import LocalAgent
+from ..errors import JoPanelError, ValidationFailed
+from ..schemas import LIMIT_FIELDS, Limits
+from ..settings import Settings
+from ..store import DEFAULT_PACKAGE
+from ..system.sandbox import init_root
+from .backup import backup
+from .introspect import V1Source, load, open_v1
+from .mapping import AccountPlan, AdminPlan, Options, PackagePlan, Plan, build_plan
+from .panel import PanelDB
+from .report import Outcome, Report
+from .verify import verify_account, verify_admin
+
+log = logging.getLogger("jopanel.migrate")
+
+ACTOR = "migrate-v1"
+FALLBACK_SUFFIX = "migrated.invalid"
+DRY_ACTIONS = {"created": "would create", "adopted": "would adopt", "updated": "would update"}
+
+
+def default_domain_suffix() -> str:
+    """The server's FQDN when it is a real domain name (cPanel-style temporary names),
+    otherwise `migrated.invalid` (RFC 2606: never resolves, obviously a placeholder)."""
+    fqdn = socket.getfqdn()
+    try:
+        if "." in fqdn and not fqdn.endswith(".localdomain"):
+            return validate.domain(fqdn)
+    except ValidationFailed:
+        pass
+    return FALLBACK_SUFFIX
+
+
+@dataclass
+class MigrateOptions:
+    source: V1Source
+    backup_dir: Path | None = None
+    dry_run: bool = False
+    default_domain_suffix: str = field(default_factory=default_domain_suffix)
+    progress: bool = True
+    console: Console | None = None
+
+
+@contextmanager
+def _progress(enabled: bool, console: Console | None, total: int) -> Iterator[Any]:
+    progress = Progress(
+        TextColumn("[bold]migrate-v1[/bold] {task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("starting", total=total)
+
+        def step(description: str) -> None:
+            progress.update(task, advance=1, description=description[:24])
+
+        yield step
+
+
+class Migration:
+    """One run over one V1 database."""
+
+    def __init__(self, settings: Settings, options: MigrateOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.dry_run = options.dry_run
+        self.agent = LocalAgent(settings)
+        self.ctx = self.agent.ctx
+
+    # --- steps ---------------------------------------------------------------------------
+    def _plan(self, report: Report) -> Plan:
+        source = self.options.source
+        conn, shape = open_v1(source)
+        try:
+            data = load(conn, shape)
+        finally:
+            conn.close()
+        report.shape = shape.describe()
+        if not self.dry_run:
+            directory = self.options.backup_dir or self.settings.path("var/backups/jopanel/v1")
+            report.backup = backup(source, directory, self.ctx.runner).to_dict()
+        packages = self.ctx.packages
+        existing = {p.name: p.description for p in packages.list()}
+        if packages.exists(DEFAULT_PACKAGE):
+            default = packages.get(DEFAULT_PACKAGE).limits()
+        else:
+            default = Limits()
+        options = Options(
+            default_domain_suffix=self.options.default_domain_suffix,
+            default_limits={f: int(getattr(default, f)) for f in LIMIT_FIELDS},
+            existing_packages=existing,
+        )
+        return build_plan(data, options)
+
+    def _package(self, plan: PackagePlan) -> Outcome:
+        outcome = Outcome(
+            "package", plan.v1.id, plan.v1.name or "", plan.name, "migrated", notes=plan.notes
+        )
+        payload = {"name": plan.name, "values": plan.values}
+        try:
+            if self.ctx.packages.exists(plan.name):
+                result = self.agent.execute(
+                    "package_update", payload, actor=ACTOR, dry_run=self.dry_run
+                )
+                outcome.action = (
+                    ("would update" if self.dry_run else "updated")
+                    if result.changed
+                    else "unchanged"
+                )
+            else:
+                self.agent.execute("package_create", payload, actor=ACTOR, dry_run=self.dry_run)
+                outcome.action = "would create" if self.dry_run else "created"
+        except JoPanelError as exc:
+            outcome.result, outcome.reason = "failed", str(exc)
+        return outcome
+
+    def _admin(self, panel: PanelDB, plan: AdminPlan) -> Outcome:
+        outcome = Outcome(
+            "admin", plan.v1.id, plan.v1.username, plan.login.username, "migrated", notes=plan.notes
+        )
+        action, note = panel.ensure_login(plan.login)
+        outcome.action = action
+        if action == "kept":
+            outcome.result, outcome.reason = "skipped", note
+        elif not self.dry_run:
+            problems = verify_admin(panel, plan)
+            if problems:
+                outcome.result, outcome.reason = "failed", "verification: " + "; ".join(problems)
+        return outcome
+
+    def _free_domains(self, plan: AccountPlan) -> dict[str, Any]:
+        """Drop hostnames another V2 account already serves (reported as notes)."""
+        payload = dict(plan.payload)
+        name = plan.username
+
+        def taken(hostname: str) -> bool:
+            owner = self.ctx.claims.owner(hostname)
+            return owner is not None and owner != name and self.ctx.store.exists(owner)
+
+        if taken(payload["primary_domain"]):
+            old = payload["primary_domain"]
+            suffix = self.options.default_domain_suffix
+            candidates = [f"{name}.{suffix}", f"{name}-{plan.v1.id}.{suffix}"]
+            payload["primary_domain"] = next(
+                (c for c in candidates if not taken(c)), candidates[-1]
+            )
+            plan.notes.append(
+                f"{old} belongs to V2 account {self.ctx.claims.owner(old)}: "
+                f"primary domain set to {payload['primary_domain']}"
+            )
+        kept_addons = []
+        for addon in payload["addon_domains"]:
+            if taken(addon["domain"]):
+                plan.notes.append(f"{addon['domain']} belongs to another V2 account: not migrated")
+            else:
+                kept_addons.append(addon)
+        parents = {payload["primary_domain"], *(a["domain"] for a in kept_addons)}
+        kept_subs = []
+        for sub in payload["subdomains"]:
+            fqdn = f"{sub['subdomain']}.{sub['parent']}"
+            if sub["parent"] not in parents or taken(fqdn):
+                plan.notes.append(
+                    f"{fqdn}: its parent or the name belongs to another V2 account: not migrated"
+                )
+            else:
+                kept_subs.append(sub)
+        aliases = []
+        for alias in payload["alias_domains"]:
+            if taken(alias):
+                plan.notes.append(f"{alias} belongs to another V2 account: not migrated")
+            else:
+                aliases.append(alias)
+        payload.update(addon_domains=kept_addons, subdomains=kept_subs, alias_domains=aliases)
+        return payload
+
+    def _account(self, panel: PanelDB, plan: AccountPlan) -> Outcome:
+        outcome = Outcome("account", plan.v1.id, plan.v1.username, plan.username, "migrated")
+        try:
+            payload = self._free_domains(plan)
+            plan.payload = payload
+            result = self.agent.execute("import_user", payload, actor=ACTOR, dry_run=self.dry_run)
+            action = str(result.data["action"])
+            if self.dry_run:
+                action = DRY_ACTIONS.get(action, action)
+            outcome.action = action
+            if action == "kept":
+                plan.notes.append("changed in V2 since it was migrated: kept as it is in V2")
+            if plan.login is not None:
+                login_action, note = panel.ensure_login(plan.login)
+                if note:
+                    plan.notes.append(note)
+            if not self.dry_run:
+                panel.index(self.ctx.store.read(plan.username))
+                problems = verify_account(self.ctx, panel, plan, action)
+                if problems and action != "kept":
+                    outcome.result = "failed"
+                    outcome.reason = "verification: " + "; ".join(problems)
+        except JoPanelError as exc:
+            outcome.result, outcome.reason = "failed", str(exc)
+        outcome.notes = plan.notes
+        return outcome
+
+    # --- the run -------------------------------------------------------------------------
+    def run(self) -> Report:
+        started = time.monotonic()
+        report = Report(source=self.options.source.display, shape="", dry_run=self.dry_run)
+        if not self.dry_run:
+            init_root(self.settings)
+        plan = self._plan(report)
+        report.notices += plan.notices
+        for skip in plan.skipped:
+            report.add(
+                Outcome(skip.kind, skip.v1_id, skip.v1_name, None, "skipped", reason=skip.reason)
+            )
+        panel = PanelDB(self.settings, dry_run=self.dry_run)
+        total = len(plan.packages) + len(plan.admins) + len(plan.accounts)
+        try:
+            with _progress(self.options.progress, self.options.console, total) as step:
+                for package in plan.packages:
+                    report.add(self._package(package))
+                    step(f"package {package.name}")
+                for admin in plan.admins:
+                    report.add(self._admin(panel, admin))
+                    step(f"admin {admin.login.username}")
+                for account in plan.accounts:
+                    report.add(self._account(panel, account))
+                    step(f"account {account.username}")
+        finally:
+            panel.close()
+        report.outcomes.sort(
+            key=lambda o: (("package", "admin", "account", "domain").index(o.kind), o.v1_id)
+        )
+        report.seconds = time.monotonic() - started
+        return report
+
+
+def migrate(settings: Settings, options: MigrateOptions) -> Report:
+    """Run the migration and return its report (raises only for a run-wide failure)."""
+    return Migration(settings, options).run()

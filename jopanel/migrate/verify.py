@@ -1,0 +1,82 @@
+"""Seed §3 step 4: every migrated account is checked against its V1 rows, field by field.
+
+The config is read back from disk (not from what we meant to write), the Linux user from
+ROOT/etc/passwd and shadow, the login from the panel database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..agent.context import AgentContext
+from ..errors import JoPanelError
+from ..schemas import LIMIT_FIELDS
+from .mapping import AccountPlan, AdminPlan
+from .panel import PanelDB, login_problems
+
+
+def _same_time(config_value: datetime, wanted: str | None) -> bool:
+    return wanted is None or config_value == datetime.fromisoformat(wanted)
+
+
+def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan, action: str) -> list[str]:
+    """What differs between V2 and the V1 rows; empty when the account migrated faithfully."""
+    p: dict[str, Any] = plan.payload
+    try:
+        config = ctx.store.read(plan.username)
+    except JoPanelError as exc:
+        return [f"config unreadable: {exc}"]
+    a = config.account
+    problems: list[str] = []
+    expected = {
+        "username": (a.username, p["username"]),
+        "primary_domain": (a.primary_domain, p["primary_domain"]),
+        "contact_email": (a.contact_email, p["contact_email"]),
+        "status": (a.status, p["status"]),
+        "package": (a.package, p["package"]),
+        "owner": (a.owner, p["owner"]),
+        "php_version": (config.services.php.version, p["php_version"]),
+        "ftp": (config.services.ftp.enabled, p["ftp_enabled"]),
+    }
+    for name, (got, want) in expected.items():
+        if got != want:
+            problems.append(f"{name}: V2 {got!r}, V1 {want!r}")
+    if not _same_time(a.created_at, p["created_at"]):
+        problems.append(f"created_at: V2 {a.created_at.isoformat()}, V1 {p['created_at']}")
+    for field in LIMIT_FIELDS:
+        got, want = getattr(config.limits, field), p["limits"][field]
+        if got != want:
+            problems.append(f"limits.{field}: V2 {got}, V1 {want}")
+    d = config.domains
+    addons = sorted((x.domain, x.docroot) for x in d.addon_domains)
+    if addons != sorted((x["domain"], x["docroot"]) for x in p["addon_domains"]):
+        problems.append("addon domains differ")
+    subs = sorted((x.subdomain, x.parent, x.docroot) for x in d.subdomains)
+    if subs != sorted((x["subdomain"], x["parent"], x["docroot"]) for x in p["subdomains"]):
+        problems.append("subdomains differ")
+    if sorted(d.alias_domains) != sorted(p["alias_domains"]):
+        problems.append("alias domains differ")
+    for hostname in d.all_names():
+        if ctx.claims.owner(hostname) != plan.username:
+            problems.append(f"domain {hostname} is not claimed by {plan.username}")
+    entry = ctx.accounts.get(plan.username)
+    if entry is None:
+        problems.append("Linux user missing")
+    elif (entry.uid, entry.gid) != (a.uid, a.gid):
+        problems.append(f"Linux uid/gid {entry.uid}/{entry.gid}, config {a.uid}/{a.gid}")
+    if not ctx.accounts.home_state(plan.username).exists:
+        problems.append("home directory missing")
+    shadow = ctx.accounts.shadow_hash(plan.username) or ""
+    if p["status"] == "suspended" and not shadow.startswith("!"):
+        problems.append("suspended in V1 but the Linux password is not locked")
+    if plan.login is not None and action != "adopted":
+        if shadow.lstrip("!") != plan.login.password_hash:
+            problems.append("Linux password hash is not V1's")
+    if plan.login is not None:
+        problems += login_problems(panel.login(plan.username), plan.login)
+    return problems
+
+
+def verify_admin(panel: PanelDB, plan: AdminPlan) -> list[str]:
+    return login_problems(panel.login(plan.login.username), plan.login)
