@@ -84,7 +84,7 @@ def execute(
             raise NotFound(f"unknown operation {str(name)[:64]!r}", field="op")
         if not isinstance(payload, dict):
             raise ValidationFailed("must be a JSON object", field="payload")
-        model = parse_model(spec.payload, payload, "payload")
+        model = parse_model(spec.payload, payload, "")
         target = getattr(model, spec.target_field, None) if spec.target_field else None
         result = spec.handler(Call(ctx, actor=actor, dry_run=dry_run), model)
         result.dry_run = dry_run

@@ -23,7 +23,15 @@ class ConfigModel(BaseModel):
 
 
 def _checked(fn: Callable[[str, str], str], field: str) -> AfterValidator:
-    return AfterValidator(lambda v: fn(v, field))
+    """Run one of our validators inside pydantic, so the error gets the full location."""
+
+    def check(value: str) -> str:
+        try:
+            return fn(value, field)
+        except ValidationFailed as exc:
+            raise ValueError(exc.message) from None
+
+    return AfterValidator(check)
 
 
 def _aware(value: datetime) -> datetime:

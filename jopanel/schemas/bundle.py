@@ -46,8 +46,9 @@ def parse_model(model: type[M], data: Any, prefix: str) -> M:
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         location = ".".join(str(p) for p in first["loc"])
-        field = f"{prefix}.{location}" if location else prefix
-        raise ValidationFailed(first["msg"], field=field) from None
+        field = ".".join(p for p in (prefix, location) if p) or "value"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ValidationFailed(message, field=field) from None
 
 
 def render_document(model: BaseModel) -> bytes:

@@ -74,18 +74,27 @@ class DomainClaims:
             fsync_dir(self.directory)
 
     def rebuild(self) -> dict[str, str]:
-        """Recreate every claim from the accounts' files; returns hostname -> owner."""
+        """Recreate every claim from the accounts' files; returns hostname -> owner.
+
+        Claims of an account whose files do not validate are kept as they are: its
+        domains stay reserved until reconcile can read it again.
+        """
         wanted: dict[str, str] = {}
-        for username in self.store.list_usernames():
+        unreadable: set[str] = set()
+        accounts = set(self.store.list_usernames())
+        for username in accounts:
             try:
                 for name in self.store.read(username).domains.all_names():
                     wanted[name] = username
-            except Exception:  # noqa: BLE001 - an unreadable account is reported by reconcile
-                continue
+            except Exception:  # noqa: BLE001 - reported by reconcile, not here
+                unreadable.add(username)
         ensure_dir(self.directory, 0o700)
         with global_lock(self.settings, "domains"):
             for entry in os.scandir(self.directory):
-                if wanted.get(entry.name) != os.readlink(entry.path):
+                owner = os.readlink(entry.path)
+                if owner in unreadable and entry.name not in wanted:
+                    wanted[entry.name] = owner
+                elif wanted.get(entry.name) != owner:
                     os.unlink(entry.path)
             for name, owner in wanted.items():
                 if not (self.directory / name).is_symlink():

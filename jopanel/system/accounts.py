@@ -148,8 +148,16 @@ class SystemAccounts:
     def set_shell(self, name: str, shell: str) -> None:
         self.runner.run(["usermod", *self.prefix, "-s", shell, name])
 
-    def set_uid(self, name: str, uid: int, gid: int) -> None:
-        self.runner.run(["usermod", *self.prefix, "-u", str(uid), "-g", str(gid), name])
+    def set_ids(self, name: str, uid: int, gid: int) -> None:
+        """Give the account `uid`, and its own group `gid` (groupmod moves passwd along).
+
+        `usermod -g` is not used: with --prefix it resolves groups on the host, not ROOT.
+        """
+        entry = self.get(name)
+        if entry is None or entry.uid != uid:
+            self.runner.run(["usermod", *self.prefix, "-u", str(uid), name])
+        if entry is None or entry.gid != gid:
+            self.runner.run(["groupmod", *self.prefix, "-g", str(gid), name])
 
     def set_hash(self, name: str, hashed: str) -> None:
         """Install a crypt(3) hash. The hash, not the password, reaches usermod's argv."""
