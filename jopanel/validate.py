@@ -168,6 +168,9 @@ def absolute_path(value: str, field: str = "path") -> str:
     config_safe(value, field, max_len=1024)
     if any(ch.isspace() for ch in value):
         raise _fail(field, "must not contain whitespace", value)
+    # ':' separates entries of PHP's open_basedir: "/home/joko:/etc" would open /etc.
+    if ":" in value:
+        raise _fail(field, "must not contain ':'", value)
     parts = PurePosixPath(value).parts
     if ".." in parts:
         raise _fail(field, "must not contain '..'", value)

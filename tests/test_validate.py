@@ -202,6 +202,7 @@ HOSTILE: list[tuple[str, str, str]] = [
     ("absolute_path", "/home/jo ko", "path"),
     ("absolute_path", "/home/joko\n", "path"),
     ("absolute_path", "/home/`id`", "path"),
+    ("absolute_path", "/home/joko:/etc", "path"),  # open_basedir separator
     # --- subdomain labels, package names, strings bound for config files ---------------
     ("subdomain", "", "subdomain"),
     ("subdomain", "*", "subdomain"),

@@ -13,6 +13,7 @@ from ..errors import Conflict
 from ..schemas import NOLOGIN_SHELL, UserConfig
 from ..system.accounts import HOME_MODE
 from .context import AgentContext
+from .services import plan_changes
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ def plan_drift(ctx: AgentContext, config: UserConfig) -> list[Drift]:
                 lambda: accounts.fix_home(name, account.uid, account.gid),
             )
         )
+    # Web, PHP and SSH state last: the fixes above create the user and home they need.
+    drift += [Drift(c.kind, c.detail, c.fix) for c in plan_changes(ctx, config)]
     return drift
 
 

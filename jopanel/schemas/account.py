@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyAddress
 
 from .base import AwareDatetime, ConfigModel, Domain, Email, Limit, PackageName, PanelName, Username
 
@@ -32,7 +31,8 @@ class Account(ConfigModel):
     package: PackageName = "default"
     contact_email: Email
     owner: PanelName = "admin"
-    last_login_ip: IPv4Address | IPv6Address | None = None
+    # One type rather than a union, so an error is located at `last_login_ip` itself.
+    last_login_ip: IPvAnyAddress | None = None
 
 
 class Limits(ConfigModel):

@@ -47,16 +47,18 @@ Domain = Annotated[str, _checked(validate.domain, "domain")]
 Email = Annotated[str, _checked(validate.email, "contact_email")]
 
 
-def _config_path(value: str) -> str:
+def _config_path(value: str, field: str) -> str:
     # Document roots and app scripts end up in nginx/PHP-FPM configs: refuse `;{}`, quotes
     # and whitespace here, before a template ever sees them.
-    validate.config_safe(value, "docroot", max_len=1024)
+    validate.config_safe(value, field, max_len=1024)
     if any(ch.isspace() for ch in value):
-        raise ValidationFailed(f"must not contain whitespace (got {value!r})", field="docroot")
+        raise ValidationFailed(f"must not contain whitespace (got {value!r})", field=field)
     return value
 
 
-RelPath = Annotated[str, _checked(validate.relative_path, "docroot"), AfterValidator(_config_path)]
+RelPath = Annotated[
+    str, _checked(validate.relative_path, "docroot"), _checked(_config_path, "docroot")
+]
 AbsPath = Annotated[str, _checked(validate.absolute_path, "path")]
 SshKey = Annotated[str, _checked(validate.ssh_public_key, "authorized_keys")]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]

@@ -20,6 +20,7 @@ from ..context import AgentContext, Call
 from ..converge import converge
 from ..flow import Flow
 from ..registry import OpResult, Payload, op
+from ..services import install_account, prune_orphans, remove_account
 from .build import new_config
 
 Username = Annotated[str, AfterValidator(lambda v: validate.username(v))]
@@ -181,6 +182,12 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
         if hashed:
             flow.step("set_password", lambda: ctx.accounts.set_hash(name, hashed), describe="set password hash")
         flow.step(
+            "services",
+            lambda: install_account(ctx, written[0] if written else config),
+            undo=lambda: remove_account(ctx, name),
+            describe="document roots, nginx vhost, PHP-FPM pool, sshd Match block (checked)",
+        )
+        flow.step(
             "apply",
             lambda: converge(ctx, written[0] if written else config, dry_run=False),
             describe="apply status, shell and home",
@@ -337,6 +344,12 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             undo=lambda: ctx.claims.claim(name, domains),
             describe=f"release {', '.join(domains)}",
         )
+        flow.step(
+            "remove_services",
+            lambda: remove_account(ctx, name),
+            undo=lambda: install_account(ctx, config),
+            describe="remove nginx vhost, PHP-FPM pool, sshd Match block",
+        )
         if entry is not None:
 
             def restore_user() -> None:
@@ -424,4 +437,7 @@ def reconcile(call: Call, p: Reconcile) -> OpResult:
         call.ctx.claims.rebuild()
     changed = any(r["changes"] for r in reports)
     plan = [f"{r['username']}: {c}" for r in reports for c in r["changes"]]
+    if p.username is None:
+        orphans = prune_orphans(call.ctx, dry_run=call.dry_run)
+        changed, plan = changed or bool(orphans), plan + orphans
     return OpResult(changed=changed, plan=plan, data=reports)
