@@ -68,7 +68,9 @@ class Api:
             headers["Authorization"] = f"Bearer {token}"
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
-    def request(self, method: str, path: str, *, as_: str | None = None, **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, as_: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
         if as_ is not None:
             headers["Authorization"] = f"Bearer {self.tokens[as_]}"
@@ -76,7 +78,9 @@ class Api:
             return client.request(method, path, headers=headers, **kwargs)
 
     def login(self, username: str, password: str) -> str:
-        response = self.request("POST", "/api/auth/login", json={"username": username, "password": password})
+        response = self.request(
+            "POST", "/api/auth/login", json={"username": username, "password": password}
+        )
         assert response.status_code == 200, response.text
         token: str = response.json()["access_token"]
         return token
