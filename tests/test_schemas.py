@@ -180,7 +180,6 @@ BAD_DOCUMENTS = [
 def test_bad_documents_are_refused_naming_file_and_field(
     kind: str, change: dict[str, Any], field: str
 ) -> None:
-    # /home/joko:/etc passes absolute_path but not the account's documents? It must not.
     documents = documents_with(kind, change)
     with pytest.raises(ValidationFailed) as caught:
         UserConfig.from_documents(documents)
@@ -280,18 +279,11 @@ def test_a_missing_upgrade_step_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
         schema_base.upgrade_document("ssh", {"schema_version": 1})
 
 
-def test_upgrades_run_when_a_config_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A limits.json written before `io_limit_mb_s` existed, stored as version 0 of a
-    # schema whose current version is 1: the registered step fills the new field in.
-    monkeypatch.setattr(schema_base, "SCHEMA_VERSION", 1)
-
-    def zero_to_one(data: dict[str, Any]) -> dict[str, Any]:
-        data.setdefault("io_limit_mb_s", 0)
-        return data
-
-    monkeypatch.setitem(schema_base.UPGRADES, ("limits", 0), zero_to_one)
+def test_loading_a_config_checks_every_file_version() -> None:
     documents = make_config("joko").stamped().documents()
-    del documents["limits"]["io_limit_mb_s"]
-    documents["limits"]["schema_version"] = 0
-    with pytest.raises(ValidationFailed, match="invalid schema_version 0"):
-        UserConfig.from_documents(documents)  # versions start at 1: nothing older exists
+    documents["ssh"]["schema_version"] = 2  # written by a newer JoPanel
+    with pytest.raises(ValidationFailed, match="newer than this JoPanel") as caught:
+        UserConfig.from_documents(documents)
+    assert caught.value.field == "ssh.schema_version"
+    del documents["ssh"]["schema_version"]  # no version at all reads as the current one
+    assert UserConfig.from_documents(documents).ssh.schema_version == 1
