@@ -391,3 +391,40 @@ def _listdir(path: Path) -> list[str]:
         return os.listdir(path)
     except FileNotFoundError:
         return []
+
+
+# --- entry points for the account lifecycle (users.py, converge.py) ---------------------
+
+
+def plan_changes(ctx: AgentContext, config: UserConfig) -> list[Change]:
+    return Hosting(ctx).plan_changes(config)
+
+
+def install_account(ctx: AgentContext, config: UserConfig) -> list[str]:
+    """Bring one account's services in line; if that fails, take them all out again.
+
+    For a new account (create_user) a half-installed set must not stay behind.
+    """
+    hosting = Hosting(ctx)
+    done = []
+    try:
+        for change in hosting.plan_changes(config):
+            change.fix()
+            done.append(change.detail)
+    except BaseException:
+        hosting.remove_account(config.username)
+        raise
+    return done
+
+
+def remove_account(ctx: AgentContext, username: str) -> list[str]:
+    return Hosting(ctx).remove_account(username)
+
+
+def prune_orphans(ctx: AgentContext, *, dry_run: bool) -> list[str]:
+    """Remove generated files of accounts that do not exist (reconcile of every account)."""
+    changes = Hosting(ctx).orphans(set(ctx.store.list_usernames()))
+    if not dry_run:
+        for change in changes:
+            change.fix()
+    return [change.detail for change in changes]

@@ -9,19 +9,23 @@ The chroot is `ROOT/home` (root-owned, 0755; sshd requires every component to be
 root-owned and not writable by others) with the session starting in `/<user>`, because
 the home itself stays the account's (0750) and a user-owned directory cannot be a chroot.
 
-`sshd -t` needs a host key and, being sshd, its privilege separation directory
-(/run/sshd, which openssh-server's unit creates). The check uses a throwaway host key
-kept under ROOT; /etc/ssh is never touched except, on the real root, sshd_config.d.
+`sshd -t` needs a host key and its privilege separation directory (/run/sshd, which
+openssh-server's unit creates; where it is missing the check runs in a private mount
+namespace, see privsep.py). The check uses a throwaway host key kept under ROOT; /etc/ssh
+is never touched except, on the real root, sshd_config.d.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from .. import validate
 from ..schemas import UserConfig
 from ..settings import Settings
 from ..store.atomic import ensure_dir
+from .privsep import PRIVSEP_DIR
 from .runner import Runner
 from .staging import ConfigFamily, write_if_changed
 from .templating import render
@@ -122,7 +126,9 @@ class Sshd(ConfigFamily):
         return main
 
     def check_argv(self, main_config: Path, stage: Path) -> list[str]:
-        return ["sshd", "-t", "-f", str(main_config)]
+        if os.path.isdir(PRIVSEP_DIR):
+            return ["sshd", "-t", "-f", str(main_config)]
+        return [sys.executable, "-m", "jopanel.system.privsep", str(main_config)]
 
 
 def key_fingerprint(runner: Runner, key_line: str) -> str:
