@@ -53,6 +53,8 @@ class Options:
     default_limits: dict[str, int]
     # Existing V2 packages: name -> description (to tell our own from the admin's).
     existing_packages: dict[str, str] = field(default_factory=dict)
+    # PHP versions with an FPM on this server; empty means "do not second-guess V1".
+    php_versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -437,6 +439,19 @@ def _account_domains(
     return out
 
 
+def _php(wanted: str | None, installed: tuple[str, ...]) -> tuple[str, str]:
+    """V1's PHP version if this server has its FPM; else the default (or newest) installed."""
+    version = wanted or DEFAULT_PHP
+    if not installed or version in installed:
+        return version, ""
+    chosen = DEFAULT_PHP if DEFAULT_PHP in installed else max(installed, key=_version_key)
+    return chosen, f"PHP {version} (V1) is not installed here: PHP {chosen}"
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 def _placeholder(name: str, v1_id: int, taken: set[str], suffix: str) -> str:
     for candidate in (f"{name}.{suffix}", f"{name}-{v1_id}.{suffix}"):
         hostname, _ = normalise_domain(candidate)
@@ -498,6 +513,8 @@ def build_plan(data: V1Data, options: Options) -> Plan:
         found = _account_domains(user, name, rows, taken, options.default_domain_suffix, had_rows)
         assert found.primary is not None
         notes += found.notes
+        php, note = _php(found.php, options.php_versions)
+        notes += [note] if note else []
         package_name = DEFAULT_PACKAGE
         limits = dict(options.default_limits)
         if shape.has("users", "package_id"):
@@ -546,7 +563,7 @@ def build_plan(data: V1Data, options: Options) -> Plan:
             "addon_domains": found.addons,
             "subdomains": found.subdomains,
             "alias_domains": found.aliases,
-            "php_version": found.php or DEFAULT_PHP,
+            "php_version": php,
             "ftp_enabled": bool(ftp.get(user.id)),
             "notes": "\n".join(notes)[:MAX_NOTES],
         }

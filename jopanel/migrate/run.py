@@ -34,10 +34,12 @@ from rich.progress import (
 
 from .. import validate
 from ..agent.client import LocalAgent
+from ..agent.services import Hosting
 from ..errors import JoPanelError, ValidationFailed
 from ..schemas import LIMIT_FIELDS, Limits
 from ..settings import Settings
 from ..store import DEFAULT_PACKAGE
+from ..system.phpfpm import installed_versions
 from ..system.sandbox import init_root
 from .backup import backup
 from .introspect import V1Source, load, open_v1
@@ -50,6 +52,7 @@ log = logging.getLogger("jopanel.migrate")
 
 ACTOR = "migrate-v1"
 FALLBACK_SUFFIX = "migrated.invalid"
+SERVICE_BATCH = 250
 DRY_ACTIONS = {"created": "would create", "adopted": "would adopt", "updated": "would update"}
 
 
@@ -90,8 +93,8 @@ def _progress(enabled: bool, console: Console | None, total: int) -> Iterator[An
     with progress:
         task = progress.add_task("starting", total=total)
 
-        def step(description: str) -> None:
-            progress.update(task, advance=1, description=description[:24])
+        def step(description: str, advance: int = 1) -> None:
+            progress.update(task, advance=advance, description=description[:24])
 
         yield step
 
@@ -128,6 +131,7 @@ class Migration:
             default_domain_suffix=self.options.default_domain_suffix,
             default_limits={f: int(getattr(default, f)) for f in LIMIT_FIELDS},
             existing_packages=existing,
+            php_versions=tuple(installed_versions()),
         )
         return build_plan(data, options)
 
@@ -213,31 +217,57 @@ class Migration:
         return payload
 
     def _account(self, panel: PanelDB, plan: AccountPlan) -> Outcome:
+        """Config, Linux user, login and index row; services come in batches afterwards."""
         outcome = Outcome("account", plan.v1.id, plan.v1.username, plan.username, "migrated")
+        outcome.notes = plan.notes
         try:
             payload = self._free_domains(plan)
             plan.payload = payload
-            result = self.agent.execute("import_user", payload, actor=ACTOR, dry_run=self.dry_run)
+            result = self.agent.execute(
+                "import_user",
+                {**payload, "apply_services": False},
+                actor=ACTOR,
+                dry_run=self.dry_run,
+            )
             action = str(result.data["action"])
-            if self.dry_run:
-                action = DRY_ACTIONS.get(action, action)
-            outcome.action = action
+            outcome.action = DRY_ACTIONS.get(action, action) if self.dry_run else action
             if action == "kept":
                 plan.notes.append("changed in V2 since it was migrated: kept as it is in V2")
             if plan.login is not None:
-                login_action, note = panel.ensure_login(plan.login)
+                _login_action, note = panel.ensure_login(plan.login)
                 if note:
                     plan.notes.append(note)
             if not self.dry_run:
                 panel.index(self.ctx.store.read(plan.username))
-                problems = verify_account(self.ctx, panel, plan, action)
-                if problems and action != "kept":
-                    outcome.result = "failed"
-                    outcome.reason = "verification: " + "; ".join(problems)
         except JoPanelError as exc:
             outcome.result, outcome.reason = "failed", str(exc)
-        outcome.notes = plan.notes
         return outcome
+
+    def _services(self, outcomes: list[Outcome], step: Any) -> None:
+        """Vhosts, PHP pools, sshd blocks of every migrated account, one check per batch.
+
+        Accounts already in line cost nothing, so a re-run over a finished migration
+        installs nothing; one killed before this point gets its services here.
+        """
+        hosting = Hosting(self.ctx)
+        migrated = [o for o in outcomes if o.result == "migrated" and o.v2_name]
+        for start in range(0, len(migrated), SERVICE_BATCH):
+            batch = migrated[start : start + SERVICE_BATCH]
+            configs = [self.ctx.store.read(str(o.v2_name)) for o in batch]
+            result = hosting.rebuild(configs, dry_run=False, prune=False)
+            for outcome in batch:
+                error = result.failed.get(str(outcome.v2_name))
+                if error:
+                    outcome.result, outcome.reason = "failed", f"services: {error}"
+            step("services", advance=len(batch))
+
+    def _verify(self, panel: PanelDB, plan: AccountPlan, outcome: Outcome) -> None:
+        if outcome.result != "migrated" or outcome.action == "kept":
+            return
+        problems = verify_account(self.ctx, panel, plan, outcome.action)
+        if problems:
+            outcome.result = "failed"
+            outcome.reason = "verification: " + "; ".join(problems)
 
     # --- the run -------------------------------------------------------------------------
     def run(self) -> Report:
@@ -252,7 +282,8 @@ class Migration:
                 Outcome(skip.kind, skip.v1_id, skip.v1_name, None, "skipped", reason=skip.reason)
             )
         panel = PanelDB(self.settings, dry_run=self.dry_run)
-        total = len(plan.packages) + len(plan.admins) + len(plan.accounts)
+        accounts = len(plan.accounts)
+        total = len(plan.packages) + len(plan.admins) + accounts * (1 if self.dry_run else 3)
         try:
             with _progress(self.options.progress, self.options.console, total) as step:
                 for package in plan.packages:
@@ -261,9 +292,16 @@ class Migration:
                 for admin in plan.admins:
                     report.add(self._admin(panel, admin))
                     step(f"admin {admin.login.username}")
+                outcomes = []
                 for account in plan.accounts:
-                    report.add(self._account(panel, account))
+                    outcomes.append(self._account(panel, account))
                     step(f"account {account.username}")
+                if not self.dry_run:
+                    self._services(outcomes, step)
+                    for account, outcome in zip(plan.accounts, outcomes, strict=True):
+                        self._verify(panel, account, outcome)
+                        step(f"verify {account.username}")
+                report.outcomes += outcomes
         finally:
             panel.close()
         report.outcomes.sort(

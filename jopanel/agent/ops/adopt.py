@@ -36,13 +36,17 @@ from ...schemas.hosting import PHP_VERSION_RE, Ftp
 from ...store.locks import global_lock
 from ...system.accounts import PasswdEntry
 from ..context import AgentContext, Call
-from ..converge import converge
+from ..converge import converge, plan_drift
 from ..flow import Flow
 from ..registry import OpResult, Payload, op
 from .build import new_config
 from .users import CryptHash, Username
 
 SYSTEM_ID_MAX = 999
+# Drift kinds of the Linux account itself (converge.plan_drift); the rest are services.
+ACCOUNT_DRIFT = frozenset(
+    {"missing_user", "uid_mismatch", "shell", "lock", "home_missing", "home_owner"}
+)
 Action = Literal["created", "adopted", "unchanged", "updated", "kept"]
 
 
@@ -64,6 +68,10 @@ class ImportUser(Payload):
     ftp_enabled: bool = False
     notes: str = Field("", max_length=3500)
     adopt_existing: bool = True
+    # False: bring only the Linux account in line (user, home, shell, lock) and leave the
+    # web/PHP/SSH files to the caller, which installs many accounts' at once with one
+    # `nginx -t` per batch (Hosting.rebuild) instead of one per account.
+    apply_services: bool = True
 
 
 def origin_line(origin: str) -> str:
@@ -127,6 +135,22 @@ def _needs_password(ctx: AgentContext, name: str) -> bool:
     """True when the Linux user has no usable password (fresh, or cut short by a crash)."""
     current = ctx.accounts.shadow_hash(name)
     return current is None or current.lstrip("!") in ("", "*")
+
+
+def _converge(ctx: AgentContext, config: UserConfig, *, dry_run: bool, services: bool) -> list[str]:
+    if services:
+        return converge(ctx, config, dry_run=dry_run)
+    applied: list[str] = []
+    for _ in range(3):
+        drift = [d for d in plan_drift(ctx, config) if d.kind in ACCOUNT_DRIFT]
+        if not drift:
+            break
+        if dry_run:
+            return [d.detail for d in drift]
+        for item in drift:
+            item.fix()
+            applied.append(item.detail)
+    return applied
 
 
 def _summary(config: UserConfig, action: Action) -> dict[str, Any]:
@@ -268,11 +292,12 @@ def import_user(call: Call, p: ImportUser) -> OpResult:
                 lambda: ctx.accounts.set_hash(name, hashed),
                 describe="install the V1 password hash",
             )
-        drift = converge(ctx, config, dry_run=True) if exists else []
+        services = p.apply_services
+        drift = _converge(ctx, config, dry_run=True, services=services) if exists else []
         if drift or not exists or set_password:
             flow.step(
                 "apply",
-                lambda: converge(ctx, config, dry_run=False),
+                lambda: _converge(ctx, config, dry_run=False, services=services),
                 describe="; ".join(drift) or "apply status, shell and home",
             )
     changed = action in ("created", "adopted", "updated") or bool(flow.plan)
