@@ -314,8 +314,8 @@ class Hosting:
                 homefiles.write_file_at(fd, "authorized_keys", want.keys, owner=owner, mode=0o600)
 
     # --- many accounts at once ------------------------------------------------------------
-    def rebuild(self, configs: list[UserConfig], *, dry_run: bool, prune: bool) -> RebuildReport:
-        """Bring many accounts in line with one check per family; `prune` drops orphans."""
+    def rebuild(self, configs: list[UserConfig], *, dry_run: bool) -> RebuildReport:
+        """Bring many accounts in line with one check per family."""
         report = RebuildReport(accounts=len(configs))
         wanted = [(config, self.wanted(config)) for config in configs]
         batches: dict[str, tuple[ConfigFamily, dict[str, str]]] = {}
@@ -344,10 +344,6 @@ class Hosting:
                 stage(self.nginx, want.name, want.vhost, username)
             if not self.sshd.is_current(want.name, want.sshd):
                 stage(self.sshd, want.name, want.sshd, username)
-        if prune:
-            removals += self.orphans(
-                {c.username for c in configs} | set(self.ctx.store.list_usernames())
-            )
         report.changes += [c.detail for c in removals]
         if dry_run:
             return report

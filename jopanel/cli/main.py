@@ -10,7 +10,7 @@ import click
 import typer
 
 from ..errors import JoPanelError
-from . import packages, serve, system, users
+from . import domains, packages, serve, system, users
 from .migrate import migrate_v1
 from .output import CliState
 
@@ -22,6 +22,9 @@ app = typer.Typer(
 )
 app.add_typer(users.app, name="user")
 app.add_typer(packages.app, name="package")
+app.add_typer(domains.app, name="domain")
+app.add_typer(domains.ssh_app, name="ssh-key")
+app.command("rebuild")(domains.rebuild)
 app.command("init")(system.init)
 app.command("reconcile")(system.reconcile)
 app.command("doctor")(system.doctor)

@@ -1,0 +1,52 @@
+"""`rebuild`: regenerate the web, PHP and SSH files of one account or of all of them.
+
+Accounts are processed in batches under their locks (taken in name order, so two
+rebuilds cannot deadlock); each batch costs one `nginx -t`, one `php-fpm -t` per PHP
+version and one `sshd -t`, not one per account. A full rebuild also removes the files of
+accounts that no longer exist.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import asdict
+
+from ...errors import JoPanelError
+from ...schemas import UserConfig
+from ...schemas.base import Username
+from ..context import Call
+from ..registry import OpResult, Payload, op
+from ..services import Hosting, RebuildReport, prune_orphans
+
+BATCH = 250
+
+
+class RebuildRef(Payload):
+    username: Username | None = None
+
+
+@op("rebuild", RebuildRef)
+def rebuild(call: Call, p: RebuildRef) -> OpResult:
+    ctx = call.ctx
+    names = [p.username] if p.username else ctx.store.list_usernames()
+    hosting = Hosting(ctx)
+    total = RebuildReport()
+    for start in range(0, len(names), BATCH):
+        batch = names[start : start + BATCH]
+        with ExitStack() as locks:
+            configs: list[UserConfig] = []
+            for name in batch:
+                locks.enter_context(ctx.store.lock(name))
+                try:
+                    configs.append(ctx.store.read(name))
+                except JoPanelError as exc:  # reported; the other accounts still get rebuilt
+                    total.failed[name] = str(exc)
+            report = hosting.rebuild(configs, dry_run=call.dry_run)
+        total.accounts += report.accounts
+        total.changes += report.changes
+        total.failed.update(report.failed)
+        for key, count in report.checks.items():
+            total.checks[key] = total.checks.get(key, 0) + count
+    if p.username is None:
+        total.changes += prune_orphans(ctx, dry_run=call.dry_run)
+    return OpResult(changed=bool(total.changes), plan=total.changes, data=asdict(total))
