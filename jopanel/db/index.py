@@ -195,7 +195,15 @@ def index_change(
 def reindex(
     sessions: sessionmaker[Session], summaries: Iterable[Mapping[str, Any]], stamp: str | None
 ) -> int:
-    """Replace the index with `summaries` (read from disk) and clear the stale flag."""
+    """Replace the index with `summaries` (read from disk) and clear the stale flag.
+
+    The index tables are recreated if someone dropped them: they hold nothing that
+    the disk does not.
+    """
+    bind = sessions.kw.get("bind")
+    if bind is not None:
+        for table in (AccountIndex.__table__, IndexState.__table__):
+            table.create(bind, checkfirst=True)  # type: ignore[attr-defined]
     with session_scope(sessions) as db:
         repo = UserRepositoryDB(db)
         count = repo.replace_all(summaries)
