@@ -55,7 +55,7 @@ def plan_drift(ctx: AgentContext, config: UserConfig) -> list[Drift]:
                 Drift(
                     "uid_mismatch",
                     f"uid/gid {entry.uid}/{entry.gid}, config says {account.uid}/{account.gid}",
-                    lambda: accounts.set_uid(name, account.uid, account.gid),
+                    lambda: accounts.set_ids(name, account.uid, account.gid),
                 )
             )
         shell_now, locked_now = entry.shell, accounts.is_locked(name)

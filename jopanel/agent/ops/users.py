@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from ... import validate
 from ...errors import Conflict, NotFound, StaleRevision, ValidationFailed
-from ...schemas import LIMIT_FIELDS, Limits, UserConfig
+from ...schemas import LIMIT_FIELDS, Limits, UserConfig, base
 from ...schemas.account import Shell, Status
 from ...schemas.base import Domain, Email, PackageName, PanelName
 from ...schemas.bundle import parse_model
@@ -23,7 +22,7 @@ from ..registry import OpResult, Payload, op
 from ..services import install_account, prune_orphans, remove_account
 from .build import new_config
 
-Username = Annotated[str, AfterValidator(lambda v: validate.username(v))]
+Username = base.Username
 Password = Annotated[SecretStr, Field(min_length=8, max_length=256)]
 CryptHash = Annotated[str, Field(pattern=r"^\$(y|2[aby]|6|5|gy)\$[./A-Za-z0-9$=,]{8,200}$")]
 
