@@ -1,4 +1,4 @@
-"""Lifecycle ops drive vhosts, pools and Match blocks; drift is repaired; bad files never go live."""
+"""Lifecycle ops drive vhosts, pools and Match blocks; drift is repaired; bad files stay out."""
 
 from __future__ import annotations
 
