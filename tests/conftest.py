@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,9 @@ def op(ctx: AgentContext) -> Op:
     return run
 
 
-def new_user(op: Op, name: str = "joko", password: str = "correct horse 1", **extra: Any) -> OpResult:
+def new_user(
+    op: Op, name: str = "joko", password: str = "correct horse 1", **extra: Any
+) -> OpResult:
     return op(
         "create_user",
         username=name,
@@ -68,7 +70,9 @@ def new_user(op: Op, name: str = "joko", password: str = "correct horse 1", **ex
     )
 
 
-def cli(root: Path, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    root: Path, *args: str, input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the real `jopanel` console script against `root`."""
     proc = subprocess.run(
         [JOPANEL, "--root", str(root), *args],

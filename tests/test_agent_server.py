@@ -34,12 +34,18 @@ def agent(settings: Settings) -> Iterator[SocketAgent]:
     assert not settings.socket_path.exists()
 
 
-def raw_request(path: Path, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+def raw_request(
+    path: Path, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     """One HTTP request over the socket, written by hand so any body can be sent."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(10)
         sock.connect(str(path))
-        head = {"Host": "agent", "Content-Type": "application/json", "Content-Length": str(len(body))}
+        head = {
+            "Host": "agent",
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+        }
         head.update(headers or {})
         request = "POST /execute HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items())
         sock.sendall(request.encode() + b"\r\n" + body)
@@ -47,7 +53,11 @@ def raw_request(path: Path, body: bytes, headers: dict[str, str] | None = None) 
         while b"\r\n\r\n" not in data:
             data += sock.recv(65536)
         header, _, rest = data.partition(b"\r\n\r\n")
-        length = int([h for h in header.split(b"\r\n") if h.lower().startswith(b"content-length")][0].split(b":")[1])
+        length = int(
+            [h for h in header.split(b"\r\n") if h.lower().startswith(b"content-length")][0].split(
+                b":"
+            )[1]
+        )
         while len(rest) < length:
             rest += sock.recv(65536)
     status = int(header.split(b" ")[1])
@@ -57,7 +67,12 @@ def raw_request(path: Path, body: bytes, headers: dict[str, str] | None = None) 
 def test_create_and_read_through_the_socket(agent: SocketAgent, root: Path) -> None:
     result = agent.execute(
         "create_user",
-        {"username": "joko", "password": "correct horse 1", "contact_email": "j@example.com", "primary_domain": "joko.example.com"},
+        {
+            "username": "joko",
+            "password": "correct horse 1",
+            "contact_email": "j@example.com",
+            "primary_domain": "joko.example.com",
+        },
     )
     assert result.changed is True
     assert agent.execute("get_config", {"username": "joko"}).data["account"]["username"] == "joko"
@@ -68,13 +83,31 @@ def test_socket_mode_is_0660(agent: SocketAgent, settings: Settings) -> None:
     assert os.stat(settings.socket_path).st_mode & 0o777 == 0o660
 
 
-HOSTILE_NAMES = ["root", "a;id", "-oProxyCommand=id", "../x", "joko\nroot", "/etc/passwd", "joko/../../x", "ＪＯＫＯ", "sshd", "a b"]
+HOSTILE_NAMES = [
+    "root",
+    "a;id",
+    "-oProxyCommand=id",
+    "../x",
+    "joko\nroot",
+    "/etc/passwd",
+    "joko/../../x",
+    "ＪＯＫＯ",
+    "sshd",
+    "a b",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_hostile_usernames_refused_with_nothing_written(agent: SocketAgent, root: Path, name: str) -> None:
+def test_hostile_usernames_refused_with_nothing_written(
+    agent: SocketAgent, root: Path, name: str
+) -> None:
     before = snapshot(root)
-    payload = {"username": name, "password": "correct horse 1", "contact_email": "j@example.com", "primary_domain": "x.example.com"}
+    payload = {
+        "username": name,
+        "password": "correct horse 1",
+        "contact_email": "j@example.com",
+        "primary_domain": "x.example.com",
+    }
     with pytest.raises(ValidationFailed) as info:
         agent.execute("create_user", payload)
     assert info.value.field == "username"
@@ -97,7 +130,9 @@ def test_hostile_usernames_refused_with_nothing_written(agent: SocketAgent, root
         (b'{"op": ["create_user"], "payload": {}}', 404),
     ],
 )
-def test_malformed_requests_refused(agent: SocketAgent, settings: Settings, root: Path, body: bytes, status: int) -> None:
+def test_malformed_requests_refused(
+    agent: SocketAgent, settings: Settings, root: Path, body: bytes, status: int
+) -> None:
     before = snapshot(root)
     code, answer = raw_request(settings.socket_path, body)
     assert code == status
@@ -106,7 +141,9 @@ def test_malformed_requests_refused(agent: SocketAgent, settings: Settings, root
 
 
 def test_oversized_request_refused_unread(agent: SocketAgent, settings: Settings) -> None:
-    code, answer = raw_request(settings.socket_path, b"", {"Content-Length": str(server.MAX_BODY + 1)})
+    code, answer = raw_request(
+        settings.socket_path, b"", {"Content-Length": str(server.MAX_BODY + 1)}
+    )
     assert code == 413
     assert "larger" in answer["message"]
 

@@ -12,7 +12,18 @@ from tests.conftest import cli
 
 
 def _create(root: Path, name: str = "joko") -> None:
-    cli(root, "user", "create", name, "--domain", f"{name}.example.com", "--email", f"{name}@example.com", "--password-stdin", input="first password\n")
+    cli(
+        root,
+        "user",
+        "create",
+        name,
+        "--domain",
+        f"{name}.example.com",
+        "--email",
+        f"{name}@example.com",
+        "--password-stdin",
+        input="first password\n",
+    )
 
 
 def _shadow_hash(root: Path, name: str) -> str:
@@ -29,15 +40,25 @@ def test_user_verbs_with_json(root: Path) -> None:
     assert json.loads(cli(root, "--json", "user", "list", "--search", "nomatch").stdout) == []
     shown = json.loads(cli(root, "--json", "user", "show", "joko").stdout)
     assert set(shown) == {"account", "limits", "domains", "services", "ssh", "meta", "revision"}
-    updated = json.loads(cli(root, "--json", "user", "update", "joko", "--email", "new@example.org").stdout)
-    assert updated["changed"] is True and updated["data"]["account"]["contact_email"] == "new@example.org"
+    updated = json.loads(
+        cli(root, "--json", "user", "update", "joko", "--email", "new@example.org").stdout
+    )
+    assert (
+        updated["changed"] is True
+        and updated["data"]["account"]["contact_email"] == "new@example.org"
+    )
     assert json.loads(cli(root, "--json", "user", "suspend", "joko").stdout)["changed"] is True
     assert json.loads(cli(root, "--json", "user", "suspend", "joko").stdout)["changed"] is False
     cli(root, "user", "unsuspend", "joko")
     stats = json.loads(cli(root, "--json", "user", "stats", "joko").stdout)
     assert stats["usage"]["files"] >= 1 and stats["limits"]["max_subdomains"] == 5
     history = json.loads(cli(root, "--json", "user", "history", "joko").stdout)
-    assert [h["action"] for h in history] == ["create", "update_user", "suspend_user", "unsuspend_user"]
+    assert [h["action"] for h in history] == [
+        "create",
+        "update_user",
+        "suspend_user",
+        "unsuspend_user",
+    ]
     cli(root, "user", "delete", "joko")
     assert json.loads(cli(root, "--json", "user", "list").stdout) == []
 
@@ -54,16 +75,44 @@ def test_password_comes_from_stdin_only(root: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["user", "create", "a;id", "--domain", "x.example.com", "--email", "a@example.com"], 2, "username"),
-        (["user", "create", "joko", "--domain", "bad;domain", "--email", "a@example.com"], 2, "primary_domain"),
-        (["user", "create", "joko", "--domain", "x.example.com", "--email", "not-an-email"], 2, "contact_email"),
-        (["user", "create", "joko", "--domain", "x.example.com", "--email", "a@example.com", "--package", "nope"], 3, "nope"),
+        (
+            ["user", "create", "a;id", "--domain", "x.example.com", "--email", "a@example.com"],
+            2,
+            "username",
+        ),
+        (
+            ["user", "create", "joko", "--domain", "bad;domain", "--email", "a@example.com"],
+            2,
+            "primary_domain",
+        ),
+        (
+            ["user", "create", "joko", "--domain", "x.example.com", "--email", "not-an-email"],
+            2,
+            "contact_email",
+        ),
+        (
+            [
+                "user",
+                "create",
+                "joko",
+                "--domain",
+                "x.example.com",
+                "--email",
+                "a@example.com",
+                "--package",
+                "nope",
+            ],
+            3,
+            "nope",
+        ),
         (["user", "show", "ghost"], 3, "ghost"),
         (["user", "update", "ghost", "--email", "a@example.com"], 3, "ghost"),
         (["package", "delete", "default"], 4, "default"),
     ],
 )
-def test_errors_are_one_line_and_exit_non_zero(root: Path, args: list[str], code: int, needle: str) -> None:
+def test_errors_are_one_line_and_exit_non_zero(
+    root: Path, args: list[str], code: int, needle: str
+) -> None:
     proc = cli(root, *args, check=False)
     assert proc.returncode == code
     assert proc.stderr.count("\n") == 1
@@ -73,15 +122,44 @@ def test_errors_are_one_line_and_exit_non_zero(root: Path, args: list[str], code
 
 def test_duplicate_username_and_domain_conflict(root: Path) -> None:
     _create(root)
-    again = cli(root, "user", "create", "joko", "--domain", "other.example.com", "--email", "a@example.com", check=False)
+    again = cli(
+        root,
+        "user",
+        "create",
+        "joko",
+        "--domain",
+        "other.example.com",
+        "--email",
+        "a@example.com",
+        check=False,
+    )
     assert again.returncode == 4 and "already exists" in again.stderr
-    taken = cli(root, "user", "create", "bravo", "--domain", "JOKO.example.com", "--email", "a@example.com", check=False)
+    taken = cli(
+        root,
+        "user",
+        "create",
+        "bravo",
+        "--domain",
+        "JOKO.example.com",
+        "--email",
+        "a@example.com",
+        check=False,
+    )
     assert taken.returncode == 4 and "joko.example.com" in taken.stderr
     assert "bravo" not in (root / "etc/passwd").read_text()
 
 
 def test_package_verbs(root: Path) -> None:
-    cli(root, "package", "create", "gold", "--set", "max_addon_domains=10", "--description", "Gold plan")
+    cli(
+        root,
+        "package",
+        "create",
+        "gold",
+        "--set",
+        "max_addon_domains=10",
+        "--description",
+        "Gold plan",
+    )
     shown = json.loads(cli(root, "--json", "package", "show", "gold").stdout)
     assert shown["max_addon_domains"] == 10 and shown["description"] == "Gold plan"
     cli(root, "package", "update", "gold", "--set", "disk_quota_mb=0")

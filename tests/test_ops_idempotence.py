@@ -20,8 +20,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("op_name", "payload"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_dry_run_then_apply_then_reapply(op: Op, root: Path, op_name: str, payload: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("op_name", "payload"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_dry_run_then_apply_then_reapply(
+    op: Op, root: Path, op_name: str, payload: dict[str, Any]
+) -> None:
     new_user(op, "joko")
     before = snapshot(root)
     package_before = (root / "etc/jopanel/packages/default.json").read_text()
@@ -72,7 +76,12 @@ def test_stale_revision_refused_and_nothing_written(op: Op, root: Path) -> None:
     op("update_user_config", username="joko", account={"contact_email": "a@example.org"})
     before = snapshot(root)
     with pytest.raises(StaleRevision):
-        op("update_user_config", username="joko", expected_revision=first, account={"contact_email": "b@example.org"})
+        op(
+            "update_user_config",
+            username="joko",
+            expected_revision=first,
+            account={"contact_email": "b@example.org"},
+        )
     assert snapshot(root) == before
 
 

@@ -71,7 +71,9 @@ DRIFTS: dict[str, tuple[Callable[[AgentContext, Path], None], str]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(DRIFTS))
-def test_drift_is_listed_then_repaired_then_gone(op: Op, ctx: AgentContext, root: Path, kind: str) -> None:
+def test_drift_is_listed_then_repaired_then_gone(
+    op: Op, ctx: AgentContext, root: Path, kind: str
+) -> None:
     new_user(op, "joko")
     clean = snapshot(root)
     make_drift, expected = DRIFTS[kind]
@@ -137,7 +139,9 @@ def test_valid_hand_edit_is_adopted(op: Op, root: Path) -> None:
         ("domains.json", {"primary": "bad domain;"}, "domains.primary"),
     ],
 )
-def test_invalid_hand_edit_is_reported_not_applied(op: Op, root: Path, file: str, changes: dict[str, object], field: str) -> None:
+def test_invalid_hand_edit_is_reported_not_applied(
+    op: Op, root: Path, file: str, changes: dict[str, object], field: str
+) -> None:
     new_user(op, "joko")
     _edit(root, file, **changes)
     before = snapshot(root)

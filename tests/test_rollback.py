@@ -93,7 +93,10 @@ def test_delete_failure_keeps_the_account(root: Path, op: Op, step: str) -> None
     assert after["claims"] == before["claims"]
     assert after["homes"] == before["homes"]
     assert after["files"]["etc/passwd"] == before["files"]["etc/passwd"]
-    assert after["files"]["etc/shadow"].splitlines()[-1] == before["files"]["etc/shadow"].splitlines()[-1]
+    assert (
+        after["files"]["etc/shadow"].splitlines()[-1]
+        == before["files"]["etc/shadow"].splitlines()[-1]
+    )
     assert "joko:" in after["files"]["etc/group"]
     assert op("get_config", username="joko").data["account"]["username"] == "joko"
 

@@ -4,7 +4,18 @@ from tests.conftest import Op, cli, new_user
 
 
 def test_create_and_show_through_cli(root: Path) -> None:
-    cli(root, "user", "create", "joko", "--domain", "joko.example.com", "--email", "j@example.com", "--password-stdin", input="a long password\n")
+    cli(
+        root,
+        "user",
+        "create",
+        "joko",
+        "--domain",
+        "joko.example.com",
+        "--email",
+        "j@example.com",
+        "--password-stdin",
+        input="a long password\n",
+    )
     shown = cli(root, "--json", "user", "show", "joko")
     assert '"username": "joko"' in shown.stdout
 

@@ -17,7 +17,9 @@ from .server import socket_in_use
 
 
 class Agent(Protocol):
-    def execute(self, op: str, payload: dict[str, Any], *, actor: str = ..., dry_run: bool = ...) -> OpResult: ...
+    def execute(
+        self, op: str, payload: dict[str, Any], *, actor: str = ..., dry_run: bool = ...
+    ) -> OpResult: ...
 
 
 class SocketAgent:
@@ -31,7 +33,9 @@ class SocketAgent:
     def close(self) -> None:
         self._http.close()
 
-    def execute(self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False) -> OpResult:
+    def execute(
+        self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False
+    ) -> OpResult:
         body = {"op": op, "payload": payload, "dry_run": dry_run, "actor": actor}
         if not self.path.exists():
             # Checked first because httpcore leaks the socket of a failed Unix connect.
@@ -52,7 +56,9 @@ class LocalAgent:
     def __init__(self, settings: Settings) -> None:
         self.ctx = AgentContext(settings)
 
-    def execute(self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False) -> OpResult:
+    def execute(
+        self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False
+    ) -> OpResult:
         return execute(self.ctx, op, payload, actor=actor, dry_run=dry_run)
 
 

@@ -62,7 +62,11 @@ def plan_drift(ctx: AgentContext, config: UserConfig) -> list[Drift]:
     want_shell = desired_shell(config)
     if shell_now != want_shell:
         drift.append(
-            Drift("shell", f"shell {shell_now}, want {want_shell}", lambda: accounts.set_shell(name, want_shell))
+            Drift(
+                "shell",
+                f"shell {shell_now}, want {want_shell}",
+                lambda: accounts.set_shell(name, want_shell),
+            )
         )
     want_locked = account.status == "suspended"
     if entry is not None and locked_now != want_locked:

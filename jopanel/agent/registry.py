@@ -51,7 +51,9 @@ class OpSpec:
 REGISTRY: dict[str, OpSpec] = {}
 
 
-def op(name: str, payload: type[P], target: str | None = "username") -> Callable[[Callable[[Call, P], OpResult]], Callable[[Call, P], OpResult]]:
+def op(
+    name: str, payload: type[P], target: str | None = "username"
+) -> Callable[[Callable[[Call, P], OpResult]], Callable[[Call, P], OpResult]]:
     """Register `handler` as the op `name` taking `payload`."""
 
     def register(handler: Callable[[Call, P], OpResult]) -> Callable[[Call, P], OpResult]:

@@ -80,11 +80,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
-            self._send(413, {"error": "invalid", "message": f"request larger than {MAX_BODY} bytes"})
+            self._send(
+                413, {"error": "invalid", "message": f"request larger than {MAX_BODY} bytes"}
+            )
             return
         try:
             request = json.loads(self.rfile.read(length))
-            if not isinstance(request, dict) or set(request) - {"op", "payload", "dry_run", "actor"}:
+            if not isinstance(request, dict) or set(request) - {
+                "op",
+                "payload",
+                "dry_run",
+                "actor",
+            }:
                 raise ValueError("expected {op, payload, dry_run, actor}")
         except ValueError as exc:
             self._send(400, {"error": "invalid", "message": f"malformed request: {exc}"})
@@ -103,7 +110,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except Exception as exc:  # noqa: BLE001 - never leak a traceback to a client
             log.exception("op failed")
-            self._send(500, {"error": "internal", "message": f"internal error: {type(exc).__name__}"})
+            self._send(
+                500, {"error": "internal", "message": f"internal error: {type(exc).__name__}"}
+            )
             return
         self._send(200, result.model_dump(mode="json"))
 

@@ -38,7 +38,14 @@ class CliState:
 console = Console()
 
 
-def emit(state: CliState, data: Any, *, columns: Sequence[str] | None = None, title: str | None = None, message: str | None = None) -> None:
+def emit(
+    state: CliState,
+    data: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    message: str | None = None,
+) -> None:
     """Print `data` as JSON, as a table of `columns`, or as `message`."""
     if state.as_json:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
@@ -63,5 +70,7 @@ def emit_mapping(state: CliState, data: dict[str, Any], title: str) -> None:
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in data.items():
-        table.add_row(key, json.dumps(value, default=str) if isinstance(value, dict | list) else str(value))
+        table.add_row(
+            key, json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        )
     console.print(table)

@@ -11,7 +11,9 @@ from .output import CliState, emit, emit_mapping
 
 app = typer.Typer(help="Hosting packages (plans).", no_args_is_help=True)
 
-SetOption = Annotated[list[str] | None, typer.Option("--set", help="field=value, e.g. max_subdomains=10")]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", help="field=value, e.g. max_subdomains=10")
+]
 
 
 def _values(pairs: list[str] | None, description: str | None) -> dict[str, Any]:
@@ -30,10 +32,17 @@ def _values(pairs: list[str] | None, description: str | None) -> dict[str, Any]:
 
 
 @app.command("create")
-def create(ctx: typer.Context, name: str, set_: SetOption = None, description: Annotated[str | None, typer.Option("--description")] = None) -> None:
+def create(
+    ctx: typer.Context,
+    name: str,
+    set_: SetOption = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
     """Create a package; unset limits take the defaults."""
     state: CliState = ctx.obj
-    result = state.agent.execute("package_create", {"name": name, "values": _values(set_, description)})
+    result = state.agent.execute(
+        "package_create", {"name": name, "values": _values(set_, description)}
+    )
     emit(state, result.model_dump(mode="json"), message=f"created package {name}")
 
 
@@ -41,7 +50,19 @@ def create(ctx: typer.Context, name: str, set_: SetOption = None, description: A
 def list_(ctx: typer.Context) -> None:
     state: CliState = ctx.obj
     items = state.agent.execute("package_list", {}).data
-    emit(state, items, columns=["name", "disk_quota_mb", "bandwidth_quota_mb", "max_addon_domains", "max_databases", "description"], title="Packages")
+    emit(
+        state,
+        items,
+        columns=[
+            "name",
+            "disk_quota_mb",
+            "bandwidth_quota_mb",
+            "max_addon_domains",
+            "max_databases",
+            "description",
+        ],
+        title="Packages",
+    )
 
 
 @app.command("show")
@@ -51,10 +72,21 @@ def show(ctx: typer.Context, name: str) -> None:
 
 
 @app.command("update")
-def update(ctx: typer.Context, name: str, set_: SetOption = None, description: Annotated[str | None, typer.Option("--description")] = None) -> None:
+def update(
+    ctx: typer.Context,
+    name: str,
+    set_: SetOption = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
     state: CliState = ctx.obj
-    result = state.agent.execute("package_update", {"name": name, "values": _values(set_, description)})
-    emit(state, result.model_dump(mode="json"), message=f"updated package {name}" if result.changed else "no change")
+    result = state.agent.execute(
+        "package_update", {"name": name, "values": _values(set_, description)}
+    )
+    emit(
+        state,
+        result.model_dump(mode="json"),
+        message=f"updated package {name}" if result.changed else "no change",
+    )
 
 
 @app.command("delete")

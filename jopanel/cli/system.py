@@ -16,7 +16,11 @@ def init(ctx: typer.Context) -> None:
     """Prepare the system root (a sandbox when it has no etc/passwd); idempotent."""
     state: CliState = ctx.obj
     done = init_root(state.settings)
-    emit(state, {"root": str(state.settings.root), "done": done}, message="\n".join(done) or "already initialised")
+    emit(
+        state,
+        {"root": str(state.settings.root), "done": done},
+        message="\n".join(done) or "already initialised",
+    )
 
 
 def reconcile(
@@ -33,10 +37,28 @@ def reconcile(
     rows = []
     for report in result.data:
         for change in report["changes"]:
-            rows.append({"account": report["username"], "drift": change, "action": "would repair" if dry_run else "repaired"})
+            rows.append(
+                {
+                    "account": report["username"],
+                    "drift": change,
+                    "action": "would repair" if dry_run else "repaired",
+                }
+            )
         if report["error"]:
-            rows.append({"account": report["username"], "drift": report["error"], "action": "not applied (invalid)"})
-    emit(state, rows, columns=["account", "drift", "action"], title="Reconcile", message=None if rows else "no drift")
+            rows.append(
+                {
+                    "account": report["username"],
+                    "drift": report["error"],
+                    "action": "not applied (invalid)",
+                }
+            )
+    emit(
+        state,
+        rows,
+        columns=["account", "drift", "action"],
+        title="Reconcile",
+        message=None if rows else "no drift",
+    )
 
 
 def doctor(ctx: typer.Context) -> None:
@@ -50,12 +72,20 @@ def doctor(ctx: typer.Context) -> None:
             checks.append({"check": f"binary {binary}", "result": "ok", "detail": path})
         except Exception as exc:  # noqa: BLE001 - doctor reports, never stops
             checks.append({"check": f"binary {binary}", "result": "missing", "detail": str(exc)})
-    checks.append({"check": "root initialised", "result": "ok" if settings.users_dir.is_dir() else "no", "detail": str(settings.root)})
+    checks.append(
+        {
+            "check": "root initialised",
+            "result": "ok" if settings.users_dir.is_dir() else "no",
+            "detail": str(settings.root),
+        }
+    )
     result = state.agent.execute("reconcile", {}, dry_run=True)
     for report in result.data:
         status = "error" if report["error"] else ("drift" if report["changes"] else "ok")
         detail = report["error"] or "; ".join(report["changes"])
-        checks.append({"check": f"account {report['username']}", "result": status, "detail": detail})
+        checks.append(
+            {"check": f"account {report['username']}", "result": status, "detail": detail}
+        )
     emit(state, checks, columns=["check", "result", "detail"], title="JoPanel doctor")
     if any(c["result"] not in ("ok",) for c in checks if c["check"].startswith("account")):
         raise typer.Exit(1)
@@ -64,6 +94,8 @@ def doctor(ctx: typer.Context) -> None:
 def agent(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose")] = False) -> None:
     """Run the root agent on its Unix socket until SIGTERM."""
     state: CliState = ctx.obj
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
     init_root(state.settings)
     server.serve(state.settings)  # blocks until SIGTERM

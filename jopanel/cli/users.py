@@ -26,7 +26,9 @@ def _state(ctx: typer.Context) -> CliState:
     return state
 
 
-def _result(ctx: typer.Context, op: str, payload: dict[str, Any], message: str, dry_run: bool = False) -> None:
+def _result(
+    ctx: typer.Context, op: str, payload: dict[str, Any], message: str, dry_run: bool = False
+) -> None:
     state = _state(ctx)
     result = state.agent.execute(op, payload, dry_run=dry_run)
     out = result.model_dump(mode="json")
@@ -60,7 +62,9 @@ def create(
 
 
 @app.command("list")
-def list_(ctx: typer.Context, search: Annotated[str | None, typer.Option("--search")] = None) -> None:
+def list_(
+    ctx: typer.Context, search: Annotated[str | None, typer.Option("--search")] = None
+) -> None:
     """List accounts (read from their files)."""
     state = _state(ctx)
     items = state.agent.execute("list_users", {"search": search}).data
@@ -88,11 +92,18 @@ def update(
     shell: Annotated[str | None, typer.Option("--shell")] = None,
     primary_domain: Annotated[str | None, typer.Option("--primary-domain")] = None,
     notes: Annotated[str | None, typer.Option("--notes")] = None,
-    revision: Annotated[str | None, typer.Option("--revision", help="fail if the account changed since")] = None,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="fail if the account changed since")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
 ) -> None:
     """Change an account's email, package, shell or primary domain."""
-    account = {"contact_email": email, "package": package, "shell": shell, "primary_domain": primary_domain}
+    account = {
+        "contact_email": email,
+        "package": package,
+        "shell": shell,
+        "primary_domain": primary_domain,
+    }
     payload: dict[str, Any] = {
         "username": name,
         "account": {k: v for k, v in account.items() if v is not None},
@@ -104,27 +115,42 @@ def update(
 
 
 @app.command("suspend")
-def suspend(ctx: typer.Context, name: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+def suspend(
+    ctx: typer.Context, name: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False
+) -> None:
     """Lock the password, set the shell to nologin, serve the suspended page."""
     _result(ctx, "suspend_user", {"username": name}, f"suspended {name}", dry_run)
 
 
 @app.command("unsuspend")
-def unsuspend(ctx: typer.Context, name: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+def unsuspend(
+    ctx: typer.Context, name: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False
+) -> None:
     """Restore exactly the password hash and shell the account had."""
     _result(ctx, "unsuspend_user", {"username": name}, f"unsuspended {name}", dry_run)
 
 
 @app.command("passwd")
-def passwd(ctx: typer.Context, name: str, password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False) -> None:
+def passwd(
+    ctx: typer.Context,
+    name: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
     """Set the account's password (read from standard input)."""
     if not password_stdin:
         raise typer.BadParameter("use --password-stdin: passwords never go on a command line")
-    _result(ctx, "set_password", {"username": name, "password": read_password_stdin()}, f"password of {name} set")
+    _result(
+        ctx,
+        "set_password",
+        {"username": name, "password": read_password_stdin()},
+        f"password of {name} set",
+    )
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, name: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+def delete(
+    ctx: typer.Context, name: str, dry_run: Annotated[bool, typer.Option("--dry-run")] = False
+) -> None:
     """Terminate an account: Linux user and home removed, config archived."""
     _result(ctx, "delete_user", {"username": name}, f"deleted {name}", dry_run)
 
@@ -142,7 +168,12 @@ def history(ctx: typer.Context, name: str) -> None:
     """Earlier revisions of the account's config."""
     state = _state(ctx)
     items = state.agent.execute("user_history", {"username": name}).data
-    emit(state, items, columns=["seq", "current", "time", "action", "actor", "revision"], title=f"{name}: revisions")
+    emit(
+        state,
+        items,
+        columns=["seq", "current", "time", "action", "actor", "revision"],
+        title=f"{name}: revisions",
+    )
 
 
 @app.command("diff")
@@ -154,6 +185,17 @@ def diff(ctx: typer.Context, name: str, old: int, new: int) -> None:
 
 
 @app.command("rollback")
-def rollback(ctx: typer.Context, name: str, seq: int, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+def rollback(
+    ctx: typer.Context,
+    name: str,
+    seq: int,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+) -> None:
     """Make revision SEQ current again (as a new revision) and apply it."""
-    _result(ctx, "user_rollback", {"username": name, "seq": seq}, f"rolled {name} back to {seq}", dry_run)
+    _result(
+        ctx,
+        "user_rollback",
+        {"username": name, "seq": seq},
+        f"rolled {name} back to {seq}",
+        dry_run,
+    )

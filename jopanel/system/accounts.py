@@ -77,7 +77,11 @@ class SystemAccounts:
         return None
 
     def groups(self) -> dict[str, int]:
-        return {f[0]: int(f[2]) for f in _read_lines(self.settings.path("etc/group")) if len(f) >= 3 and f[2].isdigit()}
+        return {
+            f[0]: int(f[2])
+            for f in _read_lines(self.settings.path("etc/group"))
+            if len(f) >= 3 and f[2].isdigit()
+        }
 
     def get(self, name: str) -> PasswdEntry | None:
         return self.passwd().get(name)

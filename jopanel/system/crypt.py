@@ -28,7 +28,7 @@ def hash_password(password: str, prefix: bytes = YESCRYPT) -> str:
         setting = _lib.crypt_gensalt(prefix, 0, None, 0)
         if not setting:
             raise OSError(ctypes.get_errno(), "crypt_gensalt failed")
-        hashed = _lib.crypt(password.encode("utf-8"), setting)
+        hashed: bytes | None = _lib.crypt(password.encode("utf-8"), setting)
     if not hashed or hashed.startswith(b"*"):
         raise OSError(ctypes.get_errno(), "crypt failed")
     return hashed.decode("ascii")
@@ -39,5 +39,5 @@ def verify_password(password: str, hashed: str) -> bool:
     if not hashed or hashed[0] in "!*" or "\0" in password:
         return False
     with _guard:
-        result = _lib.crypt(password.encode("utf-8"), hashed.encode("ascii"))
-    return bool(result) and hmac.compare_digest(result, hashed.encode("ascii"))
+        result: bytes | None = _lib.crypt(password.encode("utf-8"), hashed.encode("ascii"))
+    return result is not None and hmac.compare_digest(result, hashed.encode("ascii"))

@@ -53,7 +53,9 @@ class Runner:
         if found is None:
             found = shutil.which(name, path=SAFE_PATH)
             if found is None:
-                raise CommandFailed(f"{name} is not installed", argv=[name], returncode=127, output="")
+                raise CommandFailed(
+                    f"{name} is not installed", argv=[name], returncode=127, output=""
+                )
             self._resolved[name] = found
         return found
 

@@ -50,7 +50,9 @@ def user_rollback(call: Call, p: RollbackRef) -> OpResult:
         plan = [f"roll {p.username} back to revision {p.seq}"]
         if call.dry_run:
             return OpResult(changed=True, plan=plan)
-        result = store.rollback(p.username, p.seq, expected_revision=current.revision, actor=call.actor)
+        result = store.rollback(
+            p.username, p.seq, expected_revision=current.revision, actor=call.actor
+        )
         plan += converge(call.ctx, result.config, dry_run=False)
         del documents
     return OpResult(changed=result.changed, plan=plan, data={"revision": result.config.revision})

@@ -37,7 +37,9 @@ def _in_use(call: Call, name: str) -> list[str]:
 
 @op("package_list", Empty, target=None)
 def package_list(call: Call, p: Empty) -> OpResult:
-    return OpResult(changed=False, data=[pk.model_dump(mode="json") for pk in call.ctx.packages.list()])
+    return OpResult(
+        changed=False, data=[pk.model_dump(mode="json") for pk in call.ctx.packages.list()]
+    )
 
 
 @op("package_get", PackageRef, target="name")
@@ -49,9 +51,13 @@ def package_get(call: Call, p: PackageRef) -> OpResult:
 def package_create(call: Call, p: PackageWrite) -> OpResult:
     package = parse_model(Package, {**p.values, "name": p.name}, "package")
     if call.dry_run:
-        return OpResult(changed=not call.ctx.packages.exists(p.name), plan=[f"create package {p.name}"])
+        return OpResult(
+            changed=not call.ctx.packages.exists(p.name), plan=[f"create package {p.name}"]
+        )
     call.ctx.packages.save(package, create=True)
-    return OpResult(changed=True, plan=[f"create package {p.name}"], data=package.model_dump(mode="json"))
+    return OpResult(
+        changed=True, plan=[f"create package {p.name}"], data=package.model_dump(mode="json")
+    )
 
 
 @op("package_update", PackageWrite, target="name")
@@ -61,7 +67,11 @@ def package_update(call: Call, p: PackageWrite) -> OpResult:
     changed = package != current
     if not call.dry_run and changed:
         call.ctx.packages.save(package, update=True)
-    return OpResult(changed=changed, plan=[f"update package {p.name}"] if changed else [], data=package.model_dump(mode="json"))
+    return OpResult(
+        changed=changed,
+        plan=[f"update package {p.name}"] if changed else [],
+        data=package.model_dump(mode="json"),
+    )
 
 
 @op("package_delete", PackageRef, target="name")

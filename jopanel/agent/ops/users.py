@@ -156,7 +156,13 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
             flow.step(
                 "write_config",
                 lambda: written.append(
-                    ctx.store.write(config, expected_revision=None, actor=call.actor, action="create", create=True).config
+                    ctx.store.write(
+                        config,
+                        expected_revision=None,
+                        actor=call.actor,
+                        action="create",
+                        create=True,
+                    ).config
                 ),
                 undo=lambda: ctx.store.remove(name),
                 idempotent_undo=True,
@@ -179,7 +185,11 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
         secret = p.password.get_secret_value() if p.password else None
         hashed = p.password_hash or (hash_password(secret) if secret else None)
         if hashed:
-            flow.step("set_password", lambda: ctx.accounts.set_hash(name, hashed), describe="set password hash")
+            flow.step(
+                "set_password",
+                lambda: ctx.accounts.set_hash(name, hashed),
+                describe="set password hash",
+            )
         flow.step(
             "services",
             lambda: install_account(ctx, written[0] if written else config),
@@ -227,19 +237,26 @@ def _apply_patch(ctx: AgentContext, config: UserConfig, p: UpdateUser) -> UserCo
         new_primary = account_updates.get("primary_domain")
         if new_primary and new_primary != domains.primary:
             if new_primary in domains.all_names():
-                raise Conflict(f"{new_primary} is already one of this account's domains", field="primary_domain")
+                raise Conflict(
+                    f"{new_primary} is already one of this account's domains",
+                    field="primary_domain",
+                )
             domains = domains.model_copy(update={"primary": new_primary})
     if p.limits is not None:
         merged = {**limits.model_dump(), **p.limits.model_dump(exclude_none=True)}
         limits = parse_model(Limits, merged, "limits")
-    account = parse_model(type(config.account), {**config.account.model_dump(), **account_updates}, "account")
+    account = parse_model(
+        type(config.account), {**config.account.model_dump(), **account_updates}, "account"
+    )
     meta = config.meta
     if p.meta is not None and p.meta.notes is not None:
         meta = meta.model_copy(update={"notes": p.meta.notes})
     return config.with_(account=account, limits=limits, domains=domains, meta=meta)
 
 
-def _change(call: Call, name: str, flow_name: str, mutate: Any, expected: str | None = None) -> OpResult:
+def _change(
+    call: Call, name: str, flow_name: str, mutate: Any, expected: str | None = None
+) -> OpResult:
     """Lock, write the new config, apply it; on failure put the old config and system back."""
     ctx = call.ctx
     with ctx.store.lock(name), Flow(call, flow_name) as flow:
@@ -265,7 +282,9 @@ def _change(call: Call, name: str, flow_name: str, mutate: Any, expected: str | 
             flow.step(
                 "write_config",
                 lambda: result.append(
-                    ctx.store.write(new, expected_revision=old.revision, actor=call.actor, action=flow_name).config
+                    ctx.store.write(
+                        new, expected_revision=old.revision, actor=call.actor, action=flow_name
+                    ).config
                 ),
                 undo=lambda: ctx.store.revert_to(name, old_seq),
                 describe=f"write new revision of {name}",
@@ -279,7 +298,11 @@ def _change(call: Call, name: str, flow_name: str, mutate: Any, expected: str | 
             describe="; ".join(drift) or "apply (nothing to do)",
         )
         if removed:
-            flow.step("release_domains", lambda: ctx.claims.release(name, removed), describe=f"release {', '.join(removed)}")
+            flow.step(
+                "release_domains",
+                lambda: ctx.claims.release(name, removed),
+                describe=f"release {', '.join(removed)}",
+            )
         current = result[0] if result else old
     data = {"steps": flow.steps} if call.dry_run else _view(current)
     return OpResult(changed=not same or bool(drift), plan=flow.plan, data=data)
@@ -317,7 +340,11 @@ def set_password(call: Call, p: SetPassword) -> OpResult:
         hashed = hash_password(p.password.get_secret_value())
         if config.account.status == "suspended":
             hashed = "!" + hashed  # a new password must not lift a suspension
-        flow.step("set_hash", lambda: ctx.accounts.set_hash(p.username, hashed), describe="set password hash")
+        flow.step(
+            "set_hash",
+            lambda: ctx.accounts.set_hash(p.username, hashed),
+            describe="set password hash",
+        )
     return OpResult(changed=True, plan=flow.plan)
 
 
@@ -361,7 +388,12 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
                 if old_hash:
                     ctx.accounts.set_hash(name, old_hash)
 
-            flow.step("userdel", lambda: ctx.accounts.userdel(name), undo=restore_user, describe=f"userdel {name}")
+            flow.step(
+                "userdel",
+                lambda: ctx.accounts.userdel(name),
+                undo=restore_user,
+                describe=f"userdel {name}",
+            )
         if name in ctx.accounts.groups():
             gid = config.account.gid
             flow.step(
@@ -370,7 +402,11 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
                 undo=lambda: ctx.accounts.groupadd(name, gid),
                 describe=f"groupdel {name}",
             )
-        flow.step("remove_home", lambda: ctx.accounts.remove_home(name), describe=f"remove {ctx.settings.home_of(name)}")
+        flow.step(
+            "remove_home",
+            lambda: ctx.accounts.remove_home(name),
+            describe=f"remove {ctx.settings.home_of(name)}",
+        )
     data = {"steps": flow.steps} if call.dry_run else {"archive": str(archived[0])}
     return OpResult(changed=True, plan=flow.plan, data=data)
 
@@ -399,7 +435,15 @@ def user_stats(call: Call, p: UserRef) -> OpResult:
         "cron_jobs": len(config.services.cron.jobs),
     }
     limits = {f: getattr(config.limits, f) for f in LIMIT_FIELDS}
-    return OpResult(changed=False, data={"username": p.username, "limits": limits, "usage": usage, "status": config.account.status})
+    return OpResult(
+        changed=False,
+        data={
+            "username": p.username,
+            "limits": limits,
+            "usage": usage,
+            "status": config.account.status,
+        },
+    )
 
 
 def reconcile_one(call: Call, name: str) -> dict[str, Any]:
