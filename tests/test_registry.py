@@ -1,0 +1,54 @@
+"""The whitelist of agent operations is pinned: adding one is a reviewed change."""
+
+from __future__ import annotations
+
+from jopanel.agent import ops  # noqa: F401 - importing registers every op
+from jopanel.agent.registry import REGISTRY, Payload
+
+EXPECTED_OPS = [
+    "apply_user",
+    "create_user",
+    "delete_user",
+    "domain_add",
+    "domain_list",
+    "domain_remove",
+    "get_config",
+    "import_user",
+    "list_users",
+    "package_create",
+    "package_delete",
+    "package_get",
+    "package_list",
+    "package_update",
+    "php_version_set",
+    "rebuild",
+    "reconcile",
+    "set_password",
+    "ssh_key_add",
+    "ssh_key_list",
+    "ssh_key_remove",
+    "ssh_mode_set",
+    "suspend_user",
+    "unsuspend_user",
+    "update_user_config",
+    "user_diff",
+    "user_history",
+    "user_rollback",
+    "user_stats",
+]
+
+
+def test_op_names_are_pinned() -> None:
+    assert sorted(REGISTRY) == EXPECTED_OPS
+
+
+def test_every_payload_refuses_unknown_fields() -> None:
+    for spec in REGISTRY.values():
+        assert issubclass(spec.payload, Payload), spec.name
+        assert spec.payload.model_config.get("extra") == "forbid", spec.name
+
+
+def test_no_op_takes_a_command() -> None:
+    suspicious = {"argv", "cmd", "command", "args", "shell_command", "exec"}
+    for spec in REGISTRY.values():
+        assert not suspicious & set(spec.payload.model_fields), spec.name
