@@ -249,6 +249,14 @@ def ssh_public_key(value: str, field: str = "ssh_key") -> str:
             pub, offset = _ssh_string(blob, offset)
             if len(pub) != 32:
                 raise ValueError("ed25519 key must be 32 bytes")
+        elif key_type.startswith("ecdsa-sha2-"):
+            curve, offset = _ssh_string(blob, offset)
+            if curve.decode("ascii") != key_type.removeprefix("ecdsa-sha2-"):
+                raise ValueError("ECDSA curve does not match the key type")
+            _point, offset = _ssh_string(blob, offset)
+        # OpenSSH refuses a key blob with bytes after the key; so do we.
+        if not key_type.startswith("sk-") and offset != len(blob):
+            raise ValueError("unexpected data after the key")
     except ValidationFailed:
         raise
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

@@ -51,6 +51,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         found[f"{kind}_FP"] = listed.stdout.split()[1]
     ed_blob = base64.b64decode(found["ED25519_BLOB"])
     found["ED25519_TRUNCATED_BLOB"] = base64.b64encode(ed_blob[:-4]).decode()
+    found["ED25519_TRAILING_BLOB"] = base64.b64encode(ed_blob + b"\0\0\0\1x").decode()
+    rsa_blob = base64.b64decode(found["RSA2048_BLOB"])
+    found["RSA2048_TRAILING_BLOB"] = base64.b64encode(rsa_blob + b"junk").decode()
     found["ED25519_PRIVATE"] = (directory / "ed25519").read_text(encoding="ascii")
     return found
 
@@ -175,6 +178,9 @@ HOSTILE: list[tuple[str, str, str]] = [
     ("ssh_key", "ssh-ed25519 <RSA2048_BLOB> mismatch", "ssh_key"),
     ("ssh_key", "ssh-ed25519 <ECDSA_BLOB>", "ssh_key"),
     ("ssh_key", "ssh-ed25519 <ED25519_TRUNCATED_BLOB>", "ssh_key"),
+    ("ssh_key", "ssh-ed25519 <ED25519_TRAILING_BLOB>", "ssh_key"),
+    ("ssh_key", "ssh-rsa <RSA2048_TRAILING_BLOB>", "ssh_key"),
+    ("ssh_key", "ecdsa-sha2-nistp384 <ECDSA_BLOB>", "ssh_key"),  # a nistp256 key
     ("ssh_key", "ssh-ed25519 AAAA!!!notbase64", "ssh_key"),
     ("ssh_key", "ssh-foo <ED25519_BLOB>", "ssh_key"),
     ("ssh_key", "ssh-ed25519\t<ED25519_BLOB>", "ssh_key"),  # tabs are control characters
