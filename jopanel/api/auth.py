@@ -339,6 +339,7 @@ class AuthService:
         if row.used_at is not None:
             # A replayed token: whoever holds the session's tokens, end it for all of them.
             session.revoked_at = now
+            db.commit()  # the revocation must outlive the error this request ends with
             raise NotAuthenticated("refresh token reused; session revoked")
         if aware(row.expires_at) <= now or aware(session.expires_at) <= now:
             raise NotAuthenticated("refresh token expired")

@@ -24,7 +24,7 @@ from ..agent.client import Agent
 from ..db.index import SOURCE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
 from ..db.models import AccountIndex, PanelUser
 from ..db.session import session_scope
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import AgentUnavailable, Conflict, Forbidden, NotFound, ValidationFailed
 from ..settings import Settings
 from .auth import AuthService, Principal, hash_password
 from .schemas import UserCreate, UserUpdate
@@ -175,7 +175,11 @@ class AccountService:
             return
         if stale:
             log.info("account index is behind the disk; rebuilding")
-            self.reindex(actor)
+            try:
+                self.reindex(actor)
+            except AgentUnavailable:
+                # The list is answered from the index; a stale answer beats none.
+                log.warning("agent unreachable: answering from a possibly stale index")
 
     def _after_change(
         self,

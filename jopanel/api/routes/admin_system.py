@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Query
 from sqlalchemy import text
 
+from ...agent.server import socket_in_use
 from ...db import audit
 from ...db.session import session_scope
 from ...errors import JoPanelError
@@ -114,14 +114,9 @@ def _pid_status(name: str, pidfile: str) -> ServiceOut:
     return ServiceOut(name=name, status="stopped", detail=f"stale pid file {pidfile}")
 
 
-def agent_alive(ctx_socket: Path) -> bool:
-    try:
-        with httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(ctx_socket)), timeout=2.0
-        ) as client:
-            return client.get("http://agent/health").status_code == 200
-    except httpx.HTTPError:
-        return False
+def agent_alive(socket_path: Path) -> bool:
+    """Whether something accepts connections on the agent's socket."""
+    return socket_in_use(socket_path)
 
 
 @router.get(
