@@ -254,7 +254,7 @@ class Migration:
         for start in range(0, len(migrated), SERVICE_BATCH):
             batch = migrated[start : start + SERVICE_BATCH]
             configs = [self.ctx.store.read(str(o.v2_name)) for o in batch]
-            result = hosting.rebuild(configs, dry_run=False, prune=False)
+            result = hosting.rebuild(configs, dry_run=False)
             for outcome in batch:
                 error = result.failed.get(str(outcome.v2_name))
                 if error:
