@@ -1,0 +1,228 @@
+"""The database layer on SQLite and on the real MariaDB (a throwaway database per run)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import bcrypt
+import pymysql
+import pytest
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from jopanel.api.auth import AuthService, LoginThrottle, Principal, TokenSigner
+from jopanel.api.errors import NotAuthenticated
+from jopanel.auth.passwords import hash_password, verify_password
+from jopanel.db import audit
+from jopanel.db.index import STALE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
+from jopanel.db.migrate import check
+from jopanel.db.models import PanelUser
+from jopanel.db.session import init_db, make_engine, make_sessionmaker, session_scope
+from jopanel.settings import Settings
+
+MARIADB_SOCKET = "/run/mysqld/mysqld.sock"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    username: str
+    role: str
+
+
+def _mariadb_url() -> Iterator[str]:
+    name = f"jopanel_test_{secrets.token_hex(4)}"
+    try:
+        conn = pymysql.connect(user="root", unix_socket=MARIADB_SOCKET)
+    except pymysql.err.OperationalError as exc:
+        pytest.skip(f"MariaDB is not reachable on {MARIADB_SOCKET}: {exc}")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield f"mysql+pymysql://root@localhost/{name}?unix_socket={MARIADB_SOCKET}"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([settings.db_url])
+    else:
+        urls = _mariadb_url()
+    url = next(urls)
+    db_settings = settings.model_copy(update={"database_url": url})
+    built = init_db(db_settings)
+    try:
+        yield built
+    finally:
+        built.dispose()
+        next(urls, None)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+def summary(name: str, owner: str = "admin", **extra: Any) -> dict[str, Any]:
+    return {
+        "username": name,
+        "contact_email": f"{name}@Example.com",
+        "primary_domain": f"{name}.example.com",
+        "package": "default",
+        "status": "active",
+        "owner": owner,
+        "revision": "sha256:" + "0" * 64,
+        "updated_at": "2026-01-01T10:00:00+02:00",
+        **extra,
+    }
+
+
+def test_init_db_is_idempotent_and_matches_the_models(engine: Engine, settings: Settings) -> None:
+    init_db(settings, engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {
+        "users",
+        "audit_logs",
+        "account_index",
+        "auth_sessions",
+        "refresh_tokens",
+        "index_state",
+    } <= tables
+    check(engine.url.render_as_string(hide_password=False))
+
+
+def test_sqlite_runs_in_wal_mode(settings: Settings) -> None:
+    engine = init_db(settings)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
+
+
+def test_index_restricts_by_viewer_and_searches(sessions: sessionmaker[Session]) -> None:
+    rows = [
+        summary("anna", "resone"),
+        summary("bert", "restwo"),
+        summary("cara", "resone", status="suspended"),
+    ]
+    assert reindex(sessions, rows, "1") == 3
+    with session_scope(sessions) as db:
+        repo = UserRepositoryDB(db)
+        assert [r.username for r in repo.search(Viewer("admin", "admin"))[0]] == [
+            "anna",
+            "bert",
+            "cara",
+        ]
+        assert [r.username for r in repo.search(Viewer("resone", "reseller"))[0]] == [
+            "anna",
+            "cara",
+        ]
+        assert [r.username for r in repo.search(Viewer("bert", "user"))[0]] == ["bert"]
+        assert [
+            r.username
+            for r in repo.search(
+                Viewer("admin", "admin"), search="EXAMPLE.COM", status="suspended"
+            )[0]
+        ] == ["cara"]
+        assert repo.search(Viewer("admin", "admin"), search="_")[1] == 0
+        page, total = repo.search(Viewer("admin", "admin"), page=2, per_page=2)
+        assert ([r.username for r in page], total) == (["cara"], 3)
+        anna = repo.search(Viewer("admin", "admin"), search="anna")[0][0]
+        assert anna.updated_at.replace(tzinfo=anna.updated_at.tzinfo or UTC) == datetime(
+            2026, 1, 1, 8, tzinfo=UTC
+        )
+
+
+def test_index_change_and_stale_flag(sessions: sessionmaker[Session], engine: Engine) -> None:
+    reindex(sessions, [summary("anna")], "1")
+    assert index_change(sessions, upsert=summary("anna", contact_email="new@example.com"))
+    assert index_change(sessions, upsert=summary("dora"))
+    assert index_change(sessions, remove="dora")
+    with session_scope(sessions) as db:
+        rows = UserRepositoryDB(db).search(Viewer("admin", "admin"))[0]
+        assert [(r.username, r.contact_email) for r in rows] == [("anna", "new@example.com")]
+        assert not UserRepositoryDB(db).is_stale()
+    assert not index_change(sessions, upsert={"username": "broken"})  # missing fields
+    mark_stale(sessions, "test")
+    with session_scope(sessions) as db:
+        assert UserRepositoryDB(db).get_state(STALE_KEY) == "test"
+    reindex(sessions, [summary("anna")], "2")
+    with session_scope(sessions) as db:
+        assert not UserRepositoryDB(db).is_stale()
+
+
+def test_audit_search(sessions: sessionmaker[Session]) -> None:
+    for i in range(5):
+        audit.record(
+            sessions,
+            audit.AuditEntry(
+                "admin as anna" if i % 2 else "admin",
+                "users.update",
+                f"u{i}",
+                "10.0.0.1",
+                "ok",
+                "200",
+            ),
+        )
+    audit.record(
+        sessions, audit.AuditEntry("eve", "auth.login", "eve", "10.0.0.9", "denied", "401")
+    )
+    with session_scope(sessions) as db:
+        rows, total = audit.search(db, per_page=2)
+        assert total == 6 and [r.action for r in rows] == ["auth.login", "users.update"]
+        assert audit.search(db, actor="as anna")[1] == 2
+        assert audit.search(db, actor="%")[1] == 0
+        assert audit.search(db, result="denied")[0][0].ip == "10.0.0.9"
+        assert audit.search(db, target="u3")[1] == 1
+        assert audit.search(db, since=datetime.now(UTC) - timedelta(hours=1))[1] == 6
+        assert audit.search(db, until=datetime.now(UTC) - timedelta(hours=1))[1] == 0
+
+
+def test_auth_sessions_on_every_backend(sessions: sessionmaker[Session]) -> None:
+    service = AuthService(TokenSigner(b"k" * 48), LoginThrottle())
+    with session_scope(sessions) as db:
+        db.add(
+            PanelUser(
+                username="admin", password_hash=hash_password("a long password"), role="admin"
+            )
+        )
+    with session_scope(sessions) as db:
+        pair = service.login(db, "admin", "a long password", "10.0.0.1")
+    with session_scope(sessions) as db:
+        principal = service.authenticate(db, pair.access_token)
+    assert principal == Principal("admin", "admin", principal.session_id)
+    with session_scope(sessions) as db:
+        rotated = service.refresh(db, pair.refresh_token)
+    with pytest.raises(NotAuthenticated), session_scope(sessions) as db:
+        service.refresh(db, pair.refresh_token)
+    with pytest.raises(NotAuthenticated), session_scope(sessions) as db:
+        service.authenticate(db, rotated.access_token)
+    with pytest.raises(NotAuthenticated), session_scope(sessions) as db:
+        service.login(db, "admin", "wrong password", "10.0.0.1")
+
+
+def test_password_helpers() -> None:
+    stored = hash_password("s3cret pass")
+    assert stored.startswith("$argon2id$")
+    assert verify_password("s3cret pass", stored) == (True, False)
+    assert verify_password("nope", stored) == (False, False)
+    assert verify_password("x", "") == (False, False)
+    assert verify_password("x", "$1$md5crypt$") == (False, False)
+    legacy = bcrypt.hashpw(b"s3cret pass", bcrypt.gensalt(rounds=4)).decode()
+    assert verify_password("s3cret pass", legacy) == (True, True)
+    assert verify_password("s3cret pass", legacy.replace("$2b$", "$2y$", 1)) == (True, True)
+    assert verify_password("y" * 80, legacy) == (False, False)
+
+
+def test_make_engine_adds_utf8mb4_for_mariadb() -> None:
+    engine = make_engine("mysql+pymysql://root@localhost/x")
+    assert engine.url.query["charset"] == "utf8mb4"
+    engine.dispose()
+    with session_scope(make_sessionmaker(make_engine("sqlite://"))) as db:
+        assert db.scalar(select(1)) == 1
