@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from ..errors import CommandFailed, JoPanelError, NotFound, ValidationFailed
+from ..errors import CommandFailed, Conflict, JoPanelError, NotFound, ValidationFailed
 from ..schemas import UserConfig
 from ..system import homefiles
 from ..system.homefiles import READ_TRAVERSE, TRAVERSE, UnsafePath
@@ -304,14 +304,24 @@ class Hosting:
     def write_keys(self, config: UserConfig, want: Wanted) -> None:
         account = config.account
         owner = (account.uid, account.gid)
-        with (
-            homefiles.open_home(self.settings.home_of(config.username)) as home_fd,
-            homefiles.open_subdir(home_fd, ".ssh", create=True, owner=owner, mode=0o700) as fd,
-        ):
-            if want.keys is None:
-                homefiles.remove_file_at(fd, "authorized_keys")
-            else:
-                homefiles.write_file_at(fd, "authorized_keys", want.keys, owner=owner, mode=0o600)
+        try:
+            with (
+                homefiles.open_home(self.settings.home_of(config.username)) as home_fd,
+                homefiles.open_subdir(home_fd, ".ssh", create=True, owner=owner, mode=0o700) as fd,
+            ):
+                os.fchown(fd, *owner)
+                os.fchmod(fd, 0o700)
+                if want.keys is None:
+                    homefiles.remove_file_at(fd, "authorized_keys")
+                else:
+                    homefiles.write_file_at(
+                        fd, "authorized_keys", want.keys, owner=owner, mode=0o600
+                    )
+        except UnsafePath as exc:
+            raise Conflict(
+                f"~/.ssh of {config.username} is a symlink or a file; not following it ({exc})",
+                field="ssh",
+            ) from None
 
     # --- many accounts at once ------------------------------------------------------------
     def rebuild(self, configs: list[UserConfig], *, dry_run: bool) -> RebuildReport:
