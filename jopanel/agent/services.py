@@ -90,6 +90,7 @@ class Hosting:
         self.sshd = Sshd(ctx.settings, ctx.runner)
         self.reloader: Reloader = reloader_for(ctx.settings, ctx.runner)
         self._php: dict[str, PhpFpm] = {}
+        self._web_uid: int | None = None
 
     def php(self, version: str) -> PhpFpm:
         if version not in self._php:
@@ -113,15 +114,17 @@ class Hosting:
         )
 
     def web_uid(self) -> int:
-        entry = self.ctx.accounts.get(WEB_USER)
-        if entry is None:
-            raise NotFound(f"the web server user {WEB_USER} does not exist", field="web_user")
-        return entry.uid
+        if self._web_uid is None:
+            entry = self.ctx.accounts.get(WEB_USER)
+            if entry is None:
+                raise NotFound(f"the web server user {WEB_USER} does not exist", field="web_user")
+            self._web_uid = entry.uid
+        return self._web_uid
 
     # --- planning -------------------------------------------------------------------------
-    def plan_changes(self, config: UserConfig) -> list[Change]:
+    def plan_changes(self, config: UserConfig, want: Wanted | None = None) -> list[Change]:
         """What differs for one account; each Change's fix brings that part in line."""
-        want = self.wanted(config)
+        want = want or self.wanted(config)
         name = config.username
         changes: list[Change] = []
         problems = self.web_dir_problems(config, want)
@@ -339,7 +342,7 @@ class Hosting:
 
         for config, want in wanted:
             username = config.username
-            for change in self.plan_changes(config):
+            for change in self.plan_changes(config, want):
                 if change.kind in ("web_dirs", "authorized_keys"):
                     report.changes.append(f"{username}: {change.detail}")
                     if not dry_run:

@@ -34,7 +34,7 @@ DEFAULT_COMMANDS = {
 
 class Reloader:
     def __init__(
-        self, settings: Settings, runner: Runner, *, quiet: float = 0.3, max_wait: float = 2.0
+        self, settings: Settings, runner: Runner, *, quiet: float = 0.5, max_wait: float = 10.0
     ) -> None:
         self.settings = settings
         self.runner = runner

@@ -3,14 +3,17 @@
 A `ConfigFamily` is one directory of JoPanel-generated files that a daemon includes
 (nginx `sites-enabled/`, one PHP version's `pool.d/`, `sshd_config.d/`). To change files:
 
-1. `stage`: a private directory gets a symlink to every live `jopanel-*.conf` of the family
-   and a real copy of each candidate (so the candidate is checked together with everything
-   it will run beside), plus a main config that includes only that directory;
+1. `stage`: the candidates are written to a private directory, with a main config that
+   includes only that directory and the family's shared JoPanel settings;
 2. `check`: the family's binary tests that main config (`nginx -t`, `php-fpm -t`,
    `sshd -t`); on failure nothing is activated and the live files stay as they were;
 3. `activate`: each candidate replaces its live file atomically.
 
-Many accounts can be staged together so a full rebuild costs one check per family.
+Candidates are checked without the other accounts' live files: those passed the same
+check when they were activated, and nothing in one account's file refers to another's
+(server names, pool names and Match users are unique by construction: domain claims and
+usernames). That keeps one account's change at one small check however many accounts
+the server has. Many accounts are staged together so a rebuild costs one check per family.
 """
 
 from __future__ import annotations
@@ -110,16 +113,13 @@ class ConfigFamily(ABC):
     # --- staging and checking -----------------------------------------------------------
     @contextmanager
     def staged(self, candidates: Mapping[str, str]) -> Iterator[Path]:
-        """A private copy of the enabled files with `candidates` in place of their live ones."""
+        """A private directory holding `candidates` (in `conf.d/`), removed afterwards."""
         base = ensure_dir(self.settings.state_dir / "staging", 0o700)
         stage = base / f"{self.reload_key.replace(':', '-')}-{secrets.token_hex(6)}"
         stage.mkdir(mode=0o700)
         try:
             include_dir = stage / "conf.d"
             include_dir.mkdir()
-            for name in self.live_names():
-                if name not in candidates:
-                    os.symlink(self.enabled_dir / name, include_dir / name)
             for name, content in candidates.items():
                 (include_dir / name).write_text(content, encoding="utf-8")
             yield stage
@@ -127,7 +127,7 @@ class ConfigFamily(ABC):
             shutil.rmtree(stage, ignore_errors=True)
 
     def check(self, candidates: Mapping[str, str]) -> None:
-        """Run the real binary on the enabled files with `candidates` swapped in."""
+        """Run the real binary on `candidates`; raise its own message if it refuses them."""
         with self.staged(candidates) as stage:
             main = self.write_check_config(stage, stage / "conf.d")
             try:

@@ -84,5 +84,5 @@ def test_twenty_domain_changes_cost_one_or_two_nginx_reloads(root: Path) -> None
                                     "type": "alias"})  # fmt: skip
     reloader.flush()
     assert reloader.requested["nginx"] >= 21
-    # One at the end of the burst, plus at most one more if it outlasted max_wait (2 s).
+    # One at the end of the burst, plus at most one more if it outlasted max_wait (10 s).
     assert 1 <= reloader.reloads["nginx"] - before <= 2

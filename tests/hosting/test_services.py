@@ -13,7 +13,9 @@ import pytest
 from jopanel.agent.context import AgentContext
 from jopanel.agent.registry import execute
 from jopanel.errors import CommandFailed
+from jopanel.schemas import UserConfig
 from jopanel.settings import load_settings
+from jopanel.system.nginx import Nginx
 from tests.conftest import Op, new_user
 from tests.hosting.conftest import generated
 
@@ -125,23 +127,32 @@ def test_drift_is_planned_repaired_and_gone(op: Op, root: Path, kind: str) -> No
     assert generated(root) == clean
 
 
-def test_a_config_nginx_refuses_is_never_activated(op: Op, root: Path) -> None:
+def test_a_config_nginx_refuses_is_never_activated(
+    op: Op, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     new_user(op, "joko")
-    new_user(op, "budi")
     good = generated(root)
-    # Another file nginx would load breaks the set: the staged check includes it, fails,
-    # and joko's change is refused with nginx's own words; the live files stay as they were.
-    broken = root / "etc/nginx/sites-enabled/jopanel-zzz.conf"
-    broken.write_text("server { listen 80; bogus_directive on; }\n")
+    # Whatever the generator produces goes through nginx -t: a template regression that
+    # emits an unknown directive is refused with nginx's own words, the old files stay,
+    # and the config revision is rolled back with them.
+    render = Nginx.render_vhost
+
+    def broken(self: Nginx, config: UserConfig, php_socket: Path | None) -> str:
+        return render(self, config, php_socket).replace(
+            "index index.php", "bogus_directive on;\n    index index.php"
+        )
+
+    monkeypatch.setattr(Nginx, "render_vhost", broken)
     with pytest.raises(
         CommandFailed,
         match=r'nginx rejected the generated config: .*unknown directive "bogus_directive"',
     ):
         op("domain_add", username="joko", domain="shop.example.org")
-    broken.unlink()
+    monkeypatch.undo()
     assert generated(root) == good
-    assert op("domain_list", username="joko").data[-1]["domain"] == "joko.example.com"
-    assert not (root / "etc/nginx/sites-available/.jopanel-joko.conf").exists()
+    assert [r["domain"] for r in op("domain_list", username="joko").data] == ["joko.example.com"]
+    assert list((root / "etc/nginx/sites-available").iterdir()) == [root / VHOST]
+    assert list((root / "var/lib/jopanel/staging").iterdir()) == []
 
 
 def test_orphans_are_removed_by_reconcile_and_rebuild(
