@@ -50,10 +50,16 @@ def setup_accounts(settings: Settings, count: int) -> None:
     for index, name in enumerate(names(count)):
         uid = FIRST_UID + index
         config = new_config(
-            username=name, uid=uid, gid=uid, primary_domain=f"{name}.example.com",
-            contact_email=f"{name}@example.com", package="default", limits=limits,
-            owner="admin", shell="/bin/bash",
-        )  # fmt: skip
+            username=name,
+            uid=uid,
+            gid=uid,
+            primary_domain=f"{name}.example.com",
+            contact_email=f"{name}@example.com",
+            package="default",
+            limits=limits,
+            owner="admin",
+            shell="/bin/bash",
+        )
         ctx.store.write(config, expected_revision=None, actor="bench", action="bench", create=True)
         passwd.append(f"{name}:x:{uid}:{uid}:JoPanel account:/home/{name}:/bin/bash\n")
         group.append(f"{name}:x:{uid}:\n")
@@ -101,29 +107,52 @@ def main(argv: list[str] | None = None) -> None:
         checks = cold.data["checks"]
         files = sum(1 for c in cold.plan if " jopanel-" in c)
         rows.append(
-            ("full rebuild, cold", f"{cold_s:.2f} s",
-             f"{files} files, {1000 * cold_s / n:.1f} ms/account; checks {checks}")
-        )  # fmt: skip
+            (
+                "full rebuild, cold",
+                f"{cold_s:.2f} s",
+                f"{files} files, {1000 * cold_s / n:.1f} ms/account; checks {checks}",
+            )
+        )
         reloader.flush()
-        rows.append(("  reloads after it", str(sum(reloader.reloads.values())),
-                     ", ".join(f"{k} x{v}" for k, v in sorted(reloader.reloads.items()))))  # fmt: skip
+        rows.append(
+            (
+                "  reloads after it",
+                str(sum(reloader.reloads.values())),
+                ", ".join(f"{k} x{v}" for k, v in sorted(reloader.reloads.items())),
+            )
+        )
 
         warm_s, warm = timed(lambda: op("rebuild"))
-        rows.append(("full rebuild, nothing to do", f"{warm_s:.2f} s",
-                     f"{len(warm.plan)} changes, checks {warm.data['checks']}"))  # fmt: skip
+        rows.append(
+            (
+                "full rebuild, nothing to do",
+                f"{warm_s:.2f} s",
+                f"{len(warm.plan)} changes, checks {warm.data['checks']}",
+            )
+        )
 
         for link in settings.path("etc/nginx/sites-enabled").glob("jopanel-*.conf"):
             link.unlink()
         vhost_s, vhosts = timed(lambda: op("rebuild"))
-        rows.append(("rebuild of every vhost", f"{vhost_s:.2f} s",
-                     f"{len(vhosts.plan)} vhosts, {1000 * vhost_s / n:.2f} ms/vhost; "
-                     f"checks {vhosts.data['checks']}"))  # fmt: skip
+        rows.append(
+            (
+                "rebuild of every vhost",
+                f"{vhost_s:.2f} s",
+                f"{len(vhosts.plan)} vhosts, {1000 * vhost_s / n:.2f} ms/vhost; "
+                f"checks {vhosts.data['checks']}",
+            )
+        )
 
         one = names(n)[n // 2]
         settings.path(f"etc/nginx/sites-enabled/jopanel-{one}.conf").unlink()
         one_s, _ = timed(lambda: op("apply_user", username=one))
-        rows.append(("one account's vhost alone", f"{one_s * 1000:.0f} ms",
-                     f"one nginx -t beside {n - 1} other vhosts"))  # fmt: skip
+        rows.append(
+            (
+                "one account's vhost alone",
+                f"{one_s * 1000:.0f} ms",
+                f"one nginx -t beside {n - 1} other vhosts",
+            )
+        )
 
         reloader.flush()
         before = dict(reloader.reloads)
@@ -136,11 +165,21 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(0.05)
         time.sleep(reloader.quiet + 0.2)
         nginx_reloads = reloader.reloads["nginx"] - before.get("nginx", 0)
-        rows.append((f"burst of {len(burst)} domain changes", f"{burst_s:.1f} s",
-                     f"{1000 * burst_s / len(burst):.0f} ms/change"))  # fmt: skip
-        rows.append(("  nginx reloads for the burst", str(nginx_reloads),
-                     f"requested {len(burst)}x; quiet {reloader.quiet} s, "
-                     f"max wait {reloader.max_wait} s"))  # fmt: skip
+        rows.append(
+            (
+                f"burst of {len(burst)} domain changes",
+                f"{burst_s:.1f} s",
+                f"{1000 * burst_s / len(burst):.0f} ms/change",
+            )
+        )
+        rows.append(
+            (
+                "  nginx reloads for the burst",
+                str(nginx_reloads),
+                f"requested {len(burst)}x; quiet {reloader.quiet} s, "
+                f"max wait {reloader.max_wait} s",
+            )
+        )
 
         table = Table(title=f"JoPanel hosting bench: {n} accounts, root {root}")
         for column in ("measure", "value", "detail"):
