@@ -6,6 +6,8 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -602,3 +604,44 @@ def test_init_on_an_empty_dir_builds_a_sandbox_and_is_idempotent(tmp_path: Path)
     store = ConfigStore(settings)
     create(store, "joko")
     assert check_account(settings, "joko") == []
+
+
+def test_a_claim_of_an_account_mid_change_is_not_taken_over(
+    store: ConfigStore, claims: DomainClaims, settings: Settings, root: Path
+) -> None:
+    # Flows claim a domain first and write it into domains.json next, under the account's
+    # lock. In between, the claim must not look like the leftover of a crash.
+    create(store, "alice", 20001)
+    create(store, "bob", 20002)
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.store_writer", "hold", f"--root={root}", "--user=alice"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"  # alice's create/update flow is running
+        assert claims.claim("alice", ["new.example.com"]) == ["new.example.com"]
+        with pytest.raises(Conflict):
+            claims.claim("bob", ["new.example.com"])
+        assert claims.rebuild()["alice.example.com"] == "alice"
+        assert claims.owner("new.example.com") == "alice"  # rebuild kept the live claim
+    finally:
+        holder.kill()
+        holder.communicate(timeout=10)
+    # The flow died before writing domains.json: now the claim is a leftover.
+    assert claims.claim("bob", ["new.example.com"]) == ["new.example.com"]
+    assert claims.owner("new.example.com") == "bob"
+
+
+def test_an_unreadable_account_keeps_its_domains(
+    store: ConfigStore, claims: DomainClaims, settings: Settings
+) -> None:
+    create(store, "alice", 20001, "shop.example.com")
+    create(store, "bob", 20002)
+    claims.claim("alice", ["shop.example.com"])
+    (current_dir(settings, "alice") / "limits.json").write_text("{", encoding="utf-8")
+    with pytest.raises(Conflict):
+        claims.claim("bob", ["shop.example.com"])
+    assert claims.owner("shop.example.com") == "alice"

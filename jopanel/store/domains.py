@@ -12,10 +12,10 @@ import os
 from collections.abc import Iterable
 
 from .. import validate
-from ..errors import Conflict
+from ..errors import Conflict, JoPanelError, NotFound, ValidationFailed
 from ..settings import Settings
 from .atomic import ensure_dir, fsync_dir
-from .locks import global_lock
+from .locks import global_lock, user_lock
 from .revisions import ConfigStore
 
 
@@ -32,11 +32,35 @@ class DomainClaims:
             return None
 
     def _still_owns(self, username: str, hostname: str) -> bool:
-        """A claim whose owner no longer lists the domain is a leftover of a crash."""
+        """Whether `username`'s claim on `hostname` is live.
+
+        Flows claim a domain first and write it into domains.json next, both under the
+        account's lock; so a claim whose owner is mid-change (lock held) is live. Only
+        when the owner is idle and does not list the domain is the claim the leftover
+        of a crash. An owner whose files do not validate keeps its domains, as in
+        `rebuild`, until reconcile can read it again.
+        """
+        if self._busy(username):
+            return True
         try:
             return hostname in self.store.read(username).domains.all_names()
-        except Exception:  # noqa: BLE001 - an unreadable owner cannot keep a claim alive
+        except NotFound:
             return False
+        except JoPanelError:
+            return True
+
+    def _busy(self, username: str) -> bool:
+        """Whether some process holds `username`'s lock right now (never waits for it).
+
+        A try-lock while holding the domains lock cannot deadlock, since it never waits.
+        """
+        try:
+            with user_lock(self.settings, username, timeout=0):
+                return False
+        except ValidationFailed:  # a hand-made claim naming no possible account
+            return False
+        except Conflict:
+            return True
 
     def claim(self, username: str, hostnames: Iterable[str]) -> list[str]:
         """Claim every hostname for `username`, all or none. Returns the newly claimed ones."""
@@ -92,8 +116,8 @@ class DomainClaims:
         with global_lock(self.settings, "domains"):
             for entry in os.scandir(self.directory):
                 owner = os.readlink(entry.path)
-                if owner in unreadable and entry.name not in wanted:
-                    wanted[entry.name] = owner
+                if entry.name not in wanted and (owner in unreadable or self._busy(owner)):
+                    wanted[entry.name] = owner  # kept: unreadable, or claimed mid-change
                 elif wanted.get(entry.name) != owner:
                     os.unlink(entry.path)
             for name, owner in wanted.items():
