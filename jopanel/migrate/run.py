@@ -264,7 +264,7 @@ class Migration:
     def _verify(self, panel: PanelDB, plan: AccountPlan, outcome: Outcome) -> None:
         if outcome.result != "migrated" or outcome.action == "kept":
             return
-        problems = verify_account(self.ctx, panel, plan, outcome.action)
+        problems = verify_account(self.ctx, panel, plan)
         if problems:
             outcome.result = "failed"
             outcome.reason = "verification: " + "; ".join(problems)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..agent.context import AgentContext
+from ..agent.ops.adopt import was_adopted
 from ..errors import JoPanelError
 from ..schemas import LIMIT_FIELDS
 from .mapping import AccountPlan, AdminPlan
@@ -20,7 +21,7 @@ def _same_time(config_value: datetime, wanted: str | None) -> bool:
     return wanted is None or config_value == datetime.fromisoformat(wanted)
 
 
-def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan, action: str) -> list[str]:
+def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan) -> list[str]:
     """What differs between V2 and the V1 rows; empty when the account migrated faithfully."""
     p: dict[str, Any] = plan.payload
     try:
@@ -70,7 +71,7 @@ def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan, action:
     shadow = ctx.accounts.shadow_hash(plan.username) or ""
     if p["status"] == "suspended" and not shadow.startswith("!"):
         problems.append("suspended in V1 but the Linux password is not locked")
-    if plan.login is not None and action != "adopted":
+    if plan.login is not None and not was_adopted(config):
         if shadow.lstrip("!") != plan.login.password_hash:
             problems.append("Linux password hash is not V1's")
     if plan.login is not None:

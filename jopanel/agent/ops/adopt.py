@@ -75,6 +75,13 @@ class ImportUser(Payload):
     apply_services: bool = True
 
 
+ADOPTED_LINE = "Adopted the Linux user that existed (its uid, home and password kept)."
+
+
+def was_adopted(config: UserConfig) -> bool:
+    return ADOPTED_LINE in config.meta.notes.split("\n")[:2]
+
+
 def origin_line(origin: str) -> str:
     return f"Imported ({origin})."
 
@@ -88,7 +95,13 @@ def imported_from(config: UserConfig) -> str | None:
 
 
 def _desired(
-    ctx: AgentContext, p: ImportUser, uid: int, gid: int, shell: str, limits: Limits
+    ctx: AgentContext,
+    p: ImportUser,
+    uid: int,
+    gid: int,
+    shell: str,
+    limits: Limits,
+    adopted: bool,
 ) -> UserConfig:
     config = new_config(
         username=p.username, uid=uid, gid=gid, primary_domain=p.primary_domain,
@@ -102,7 +115,8 @@ def _desired(
         alias_domains=p.alias_domains,
     )
     services = config.services.model_copy(update={"ftp": Ftp(enabled=p.ftp_enabled)})
-    notes = "\n".join(part for part in (origin_line(p.origin), p.notes) if part)
+    lines = (origin_line(p.origin), ADOPTED_LINE if adopted else "", p.notes)
+    notes = "\n".join(part for part in lines if part)
     meta = config.meta.model_copy(update={"notes": notes[:4096]})
     return config.with_(domains=domains, services=services, meta=meta)
 
@@ -181,7 +195,8 @@ def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Ac
     if imported_from(existing) != p.origin:
         raise Conflict(f"V2 account {name!r} exists and was not imported from {p.origin}")
     account = existing.account
-    desired = _desired(ctx, p, account.uid, account.gid, account.shell, limits)
+    adopted = was_adopted(existing)
+    desired = _desired(ctx, p, account.uid, account.gid, account.shell, limits, adopted)
     keep = {"updated_at": account.updated_at, "last_login_ip": account.last_login_ip}
     if p.created_at is None:
         keep["created_at"] = account.created_at
@@ -246,7 +261,7 @@ def _create(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Acti
         else:
             uid = gid = ctx.accounts.allocate_id()
             shell = "/bin/bash"
-        config = _desired(ctx, p, uid, gid, shell, limits)
+        config = _desired(ctx, p, uid, gid, shell, limits, entry is not None)
         names = config.domains.all_names()
         flow.step(
             "claim_domains",
