@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             (
                 "one account's vhost alone",
                 f"{one_s * 1000:.0f} ms",
-                f"one nginx -t beside {n - 1} other vhosts",
+                f"one nginx -t of its own file ({n - 1} other accounts)",
             )
         )
 

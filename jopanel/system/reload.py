@@ -18,6 +18,8 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..errors import JoPanelError
 from ..settings import Settings
@@ -49,6 +51,7 @@ class Reloader:
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._timer: threading.Thread | None = None
+        self._holds = 0
 
     def command(self, service: str) -> list[str] | None:
         """The argv that reloads `service` ("nginx", "php-fpm:8.2", "sshd"), or None."""
@@ -80,6 +83,20 @@ class Reloader:
                 )
                 self._timer.start()
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold reloads back for a long batch (a rebuild), then reload once at its end."""
+        with self._lock:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+                release = self._holds == 0
+            if release:
+                self.flush()
+
     @property
     def pending(self) -> set[str]:
         with self._lock:
@@ -93,7 +110,9 @@ class Reloader:
                     return
                 due = min(self._last + self.quiet, self._first + self.max_wait)
                 wait = due - time.monotonic()
-                if wait <= 0:
+                if self._holds:
+                    wait = self.quiet  # a batch is running: its end reloads
+                elif wait <= 0:
                     services = self._take()
                     self._timer = None
                     break

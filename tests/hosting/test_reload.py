@@ -86,3 +86,14 @@ def test_twenty_domain_changes_cost_one_or_two_nginx_reloads(root: Path) -> None
     assert reloader.requested["nginx"] >= 21
     # One at the end of the burst, plus at most one more if it outlasted max_wait (10 s).
     assert 1 <= reloader.reloads["nginx"] - before <= 2
+
+
+def test_a_held_batch_reloads_once_at_its_end(root: Path) -> None:
+    runner = Recorder()
+    reloader = Reloader(load_settings(root, nginx_reload=["nginx-reload"]), runner, quiet=0.01)
+    with reloader.held():
+        for _ in range(3):
+            reloader.mark("nginx")
+            time.sleep(0.05)  # longer than `quiet`: without the hold, three reloads
+        assert runner.calls == []
+    assert runner.calls == [["nginx-reload"]]

@@ -31,6 +31,15 @@ def rebuild(call: Call, p: RebuildRef) -> OpResult:
     names = [p.username] if p.username else ctx.store.list_usernames()
     hosting = Hosting(ctx)
     total = RebuildReport()
+    with hosting.reloader.held():  # one reload per service for the whole rebuild
+        _rebuild_batches(call, hosting, names, total)
+    if p.username is None:
+        total.changes += prune_orphans(ctx, dry_run=call.dry_run)
+    return OpResult(changed=bool(total.changes), plan=total.changes, data=asdict(total))
+
+
+def _rebuild_batches(call: Call, hosting: Hosting, names: list[str], total: RebuildReport) -> None:
+    ctx = call.ctx
     for start in range(0, len(names), BATCH):
         batch = names[start : start + BATCH]
         with ExitStack() as locks:
@@ -47,6 +56,3 @@ def rebuild(call: Call, p: RebuildRef) -> OpResult:
         total.failed.update(report.failed)
         for key, count in report.checks.items():
             total.checks[key] = total.checks.get(key, 0) + count
-    if p.username is None:
-        total.changes += prune_orphans(ctx, dry_run=call.dry_run)
-    return OpResult(changed=bool(total.changes), plan=total.changes, data=asdict(total))
