@@ -14,6 +14,9 @@ Sub-commands (each prints one JSON line when done):
         Take NAME's lock, print "locked", sleep S seconds, exit.
     read --root R --user NAME --seconds S --go FILE
         Wait for FILE, then read NAME without a lock for S seconds; reports any failure.
+    claim --root R --user NAME --domain D --go FILE
+        Wait for FILE, then add D as an alias domain the way agent flows do: under NAME's
+        lock, claim D, then write it into domains.json. Reports whether it won.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from jopanel.errors import Conflict, NotFound, StaleRevision
 from jopanel.schemas import Limits, UserConfig
 from jopanel.schemas.hosting import Cron, CronJob
 from jopanel.settings import Settings, load_settings
-from jopanel.store import ConfigStore
+from jopanel.store import ConfigStore, DomainClaims
 from jopanel.store.locks import user_lock
 
 SIX = ("account", "limits", "domains", "services", "ssh", "meta")
@@ -249,7 +252,32 @@ def read(args: argparse.Namespace) -> dict[str, Any]:
     return {"reads": reads, "errors": errors[:20]}
 
 
+def claim(args: argparse.Namespace) -> dict[str, Any]:
+    settings = load_settings(args.root)
+    store = ConfigStore(settings)
+    claims = DomainClaims(settings, store)
+    _wait_for(Path(args.go))
+    try:
+        with store.lock(args.user):
+            claims.claim(args.user, [args.domain])
+            time.sleep(0.05)  # the window between claiming and writing domains.json
+            config = store.read(args.user)
+            aliases = [*config.domains.alias_domains, args.domain]
+            domains = config.domains.model_copy(update={"alias_domains": aliases})
+            store.write(
+                config.with_(domains=domains),
+                expected_revision=config.revision,
+                actor=args.user,
+                action="add_alias",
+            )
+    except Conflict as exc:
+        return {"won": False, "error": exc.code}
+    return {"won": True, "error": None}
+
+
 def _wait_for(go: Path) -> None:
+    """Say "ready", then wait for the parent's go file: all children start together."""
+    print("ready", flush=True)  # noqa: T201 - the parent waits for this line
     deadline = time.monotonic() + 60
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.001)
@@ -258,7 +286,7 @@ def _wait_for(go: Path) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.store_writer")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("crash", "cas", "hold", "read"):
+    for name in ("crash", "cas", "hold", "read", "claim"):
         command = sub.add_parser(name)
         command.add_argument("--root", required=True)
         command.add_argument("--user", required=True)
@@ -274,8 +302,11 @@ def main(argv: list[str]) -> int:
     sub.choices["hold"].add_argument("--seconds", type=float, default=5.0)
     sub.choices["read"].add_argument("--seconds", type=float, default=2.0)
     sub.choices["read"].add_argument("--go", required=True)
+    sub.choices["claim"].add_argument("--domain", required=True)
+    sub.choices["claim"].add_argument("--go", required=True)
     args = parser.parse_args(argv)
-    result = {"crash": crash, "cas": cas, "hold": hold, "read": read}[args.command](args)
+    commands = {"crash": crash, "cas": cas, "hold": hold, "read": read, "claim": claim}
+    result = commands[args.command](args)
     print(json.dumps(result), flush=True)  # noqa: T201 - the parent reads this line
     return 0
 

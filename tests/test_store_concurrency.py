@@ -14,7 +14,7 @@ import pytest
 
 from jopanel.errors import Conflict, StaleRevision
 from jopanel.settings import Settings, load_settings
-from jopanel.store import ConfigStore
+from jopanel.store import ConfigStore, DomainClaims
 from jopanel.store.locks import user_lock
 from tests.conftest import Op, new_user
 from tests.store_writer import check_account, create
@@ -32,6 +32,14 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def start_together(processes: list[subprocess.Popen[str]], go: Path) -> None:
+    """Wait until every child has started and said "ready", then let them all go at once."""
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    go.touch()
+
+
 def finish(processes: list[subprocess.Popen[str]], timeout: float = 90) -> list[dict[str, Any]]:
     """Each process's JSON report; a process still running after `timeout` is a deadlock."""
     results = []
@@ -39,7 +47,7 @@ def finish(processes: list[subprocess.Popen[str]], timeout: float = 90) -> list[
     for process in processes:
         out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
         assert process.returncode == 0, err
-        results.append(json.loads(out))
+        results.append(json.loads(out.splitlines()[-1]))
     return results
 
 
@@ -71,8 +79,7 @@ def test_cas_updates_from_many_processes_lose_nothing(root: Path, tmp_path: Path
         )
         for name in ("bravo", "charlie")
     ]
-    time.sleep(0.3)  # let the interpreters start, so the writers really overlap
-    go.touch()
+    start_together(contended + alone, go)
     results = finish(contended + alone)
 
     accepted = [t for r in results[:8] for t in r["accepted"]]
@@ -119,14 +126,40 @@ def test_lock_free_readers_never_see_a_broken_revision(root: Path, tmp_path: Pat
         spawn("read", f"--root={root}", "--user=alpha", "--seconds=2", f"--go={go}")
         for _ in range(2)
     ]
-    time.sleep(0.3)
-    go.touch()
+    start_together(writers + readers, go)
     results = finish(writers + readers)
     assert sum(len(r["accepted"]) for r in results[:3]) > 10
     for result in results[3:]:
         assert result["errors"] == []
         assert result["reads"] > 100
     assert check_account(settings, "alpha") == []
+
+
+def test_a_domain_raced_for_by_many_accounts_ends_up_with_one(root: Path, tmp_path: Path) -> None:
+    settings = load_settings(root)
+    store = ConfigStore(settings)
+    names = [f"racer{n}" for n in range(6)]
+    for uid, name in enumerate(names, start=20001):
+        create(store, name, uid)
+    go = tmp_path / "go"
+    racers = [
+        spawn(
+            "claim",
+            f"--root={root}",
+            f"--user={name}",
+            "--domain=Contested.Example.com",
+            f"--go={go}",
+        )
+        for name in names
+    ]
+    start_together(racers, go)
+    results = finish(racers)
+    winners = [name for name, result in zip(names, results, strict=True) if result["won"]]
+    assert len(winners) == 1
+    assert {r["error"] for r in results if not r["won"]} == {"conflict"}
+    listed = [n for n in names if "contested.example.com" in store.read(n).domains.all_names()]
+    assert listed == winners
+    assert DomainClaims(settings, store).owner("contested.example.com") == winners[0]
 
 
 def test_different_accounts_are_not_serialised_behind_one_lock(
