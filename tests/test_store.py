@@ -340,6 +340,17 @@ def test_unreadable_file_is_reported_not_adopted(
     assert snapshot(settings.etc_dir) == before
 
 
+@pytest.mark.parametrize("kind", SIX)
+def test_a_write_over_a_missing_file_is_refused_as_a_hand_edit(
+    store: ConfigStore, settings: Settings, joko: UserConfig, kind: str
+) -> None:
+    (current_dir(settings, "joko") / f"{kind}.json").unlink()
+    before = snapshot(settings.etc_dir)
+    with pytest.raises(Conflict, match="edited by hand"):
+        with_notes(store, joko, "would hide the loss")
+    assert snapshot(settings.etc_dir) == before
+
+
 # --- leftovers of interrupted writes -------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from .auth import ACCESS_TTL, AuthService, ClientAddress, LoginThrottle, TokenSi
 from .context import ApiContext
 from .errors import install_handlers
 from .middleware import AuditMiddleware
-from .routes import admin_packages, admin_system, admin_users, auth, user
+from .routes import admin_packages, admin_system, admin_users, auth, user, user_hosting
 from .services import AccountService
 
 DESCRIPTION = """\
@@ -64,6 +64,6 @@ def create_app(
     app.state.ctx = ctx
     install_handlers(app)
     app.add_middleware(AuditMiddleware, context=lambda: ctx)
-    for module in (auth, admin_users, admin_packages, admin_system, user):
+    for module in (auth, admin_users, admin_packages, admin_system, user, user_hosting):
         app.include_router(module.router)
     return app

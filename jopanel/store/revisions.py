@@ -182,20 +182,13 @@ class ConfigStore:
         except ValidationFailed as exc:
             current = self._current(username)
             return Inspection(username, current[0] if current else 0, None, None, exc)
-        meta = documents.get("meta")
-        stored = meta.get("last_applied_revision") if isinstance(meta, dict) else None
-        try:
-            computed: str | None = compute_revision(documents)
-        except (KeyError, TypeError):
-            computed = None
+        stored, computed = _stamps(documents)
         error = None
         try:
             UserConfig.from_documents(documents)
         except ValidationFailed as exc:
             error = exc
-        return Inspection(
-            username, seq, stored if isinstance(stored, str) else None, computed, error
-        )
+        return Inspection(username, seq, stored, computed, error)
 
     # --- writing ---------------------------------------------------------------------
     def write(
@@ -225,8 +218,8 @@ class ConfigStore:
             if current is not None:
                 seq, directory = current
                 documents = self._read_documents(directory)
-                stored = documents.get("meta", {}).get("last_applied_revision")
-                if not adopt and compute_revision(documents) != stored:
+                stored, computed = _stamps(documents)
+                if not adopt and (computed is None or computed != stored):
                     raise Conflict(
                         "configuration was edited by hand; run 'jopanel reconcile' first",
                         field=username,
@@ -401,6 +394,17 @@ class ConfigStore:
             return self.write(
                 config, expected_revision=None, actor=actor, action="reconcile:adopt", adopt=True
             )
+
+
+def _stamps(documents: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The revision meta.json claims, and the one the files add up to (None if they cannot)."""
+    meta = documents.get("meta")
+    stored = meta.get("last_applied_revision") if isinstance(meta, dict) else None
+    try:
+        computed: str | None = compute_revision(documents)
+    except (KeyError, TypeError):  # a file is missing
+        computed = None
+    return (stored if isinstance(stored, str) else None), computed
 
 
 def _later_than(now: datetime, previous: Any) -> datetime:

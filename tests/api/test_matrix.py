@@ -20,6 +20,9 @@ import pytest
 from tests.api.conftest import ACCOUNT_A, CAST, PASSWORD
 from tests.api.harness import Api
 
+MATRIX_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIADRMfWAFyOd9SNdAdpqOOkC5Ay1m6I8Im/BjiWkLx3Y matrix@test"
+)
 CALLERS = ("anonymous", "account_a", "account_b", "reseller", "other_reseller", "admin")
 _seq = itertools.count(1)
 
@@ -153,6 +156,33 @@ ENDPOINTS: dict[str, Endpoint] = {
     "system.reindex": Endpoint("POST", "/api/admin/reindex", ADMIN_ONLY, mutates=True),
     "user.account": Endpoint("GET", "/api/user/account", ACCOUNT_ONLY),
     "user.stats": Endpoint("GET", "/api/user/stats", ACCOUNT_ONLY),
+    # Hosting (domains, SSH keys, PHP): each account acts on itself only. The DELETE rows
+    # name a value ("anna") that is neither a domain nor a fingerprint: past the role gate
+    # an account gets 422, everyone else is refused before.
+    "user.domains.list": Endpoint("GET", "/api/user/domains", ACCOUNT_ONLY),
+    "user.domains.add": Endpoint(
+        "POST",
+        "/api/user/domains",
+        row(401, 201, 403, 403, 403),
+        body=lambda api, caller, target: {
+            "domain": f"mx{next(_seq)}.{LOGIN_NAMES.get(caller, 'anna')}.example.com",
+            "type": "subdomain",
+        },
+    ),
+    "user.domains.remove": Endpoint("DELETE", "/api/user/domains/{target}", row(401, 422, 403, 403, 403)),
+    "user.ssh_keys.list": Endpoint("GET", "/api/user/ssh-keys", ACCOUNT_ONLY),
+    "user.ssh_keys.add": Endpoint(
+        "POST",
+        "/api/user/ssh-keys",
+        row(401, 201, 403, 403, 403),
+        body=lambda api, caller, target: {"key": MATRIX_KEY},
+    ),
+    "user.ssh_keys.remove": Endpoint(
+        "DELETE", "/api/user/ssh-keys/{target}", row(401, 422, 403, 403, 403)
+    ),
+    "user.php.set": Endpoint(
+        "PUT", "/api/user/php", ACCOUNT_ONLY, body=lambda api, caller, target: {"version": "8.2"}
+    ),
 }
 
 LOGIN_NAMES = {
