@@ -169,7 +169,9 @@ ENDPOINTS: dict[str, Endpoint] = {
             "type": "subdomain",
         },
     ),
-    "user.domains.remove": Endpoint("DELETE", "/api/user/domains/{target}", row(401, 422, 403, 403, 403)),
+    "user.domains.remove": Endpoint(
+        "DELETE", "/api/user/domains/{target}", row(401, 422, 403, 403, 403)
+    ),
     "user.ssh_keys.list": Endpoint("GET", "/api/user/ssh-keys", ACCOUNT_ONLY),
     "user.ssh_keys.add": Endpoint(
         "POST",

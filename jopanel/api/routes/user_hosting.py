@@ -1,0 +1,175 @@
+"""`/api/user/domains`, `/api/user/ssh-keys`, `/api/user/php`: an account's own hosting.
+
+Every route acts on the logged-in account only (the username comes from the token, never
+from the request), through the agent's domain, SSH key and PHP ops, which validate again,
+enforce limits under the account's lock and check generated files with the real binaries.
+The account index notices these changes by itself (IndexFreshness): none of its columns
+change, only the revision. Path parameters are called `name` like the other routes'.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..deps import Ctx, HostingAccount
+from ..schemas import error_responses
+
+router = APIRouter(prefix="/api/user", tags=["account: hosting"])
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DomainIn(_In):
+    domain: str = Field(min_length=1, max_length=253, examples=["shop.example.org"])
+    type: Literal["addon", "subdomain", "alias"] = "addon"
+    parent: str | None = Field(
+        None, max_length=253, description="a subdomain's domain, when `domain` is only a label"
+    )
+
+
+class DomainOut(BaseModel):
+    domain: str
+    type: Literal["primary", "addon", "subdomain", "alias"]
+    parent: str | None
+    docroot: str = Field(description="relative to the home")
+    document_root: str
+
+
+class SshKeyIn(_In):
+    key: str = Field(min_length=1, max_length=16384, description="one OpenSSH public key line")
+
+
+class SshKeyOut(BaseModel):
+    fingerprint: str = Field(examples=["SHA256:qlsoLNzk9ooeop9IeIf+0+/eK/MhefhC8sbeRkj/5fg"])
+    type: str
+    comment: str
+    key: str
+
+
+class PhpIn(_In):
+    version: str = Field(pattern=r"^[5-9]\.[0-9]{1,2}$", examples=["8.2"])
+
+
+class PhpOut(BaseModel):
+    version: str
+    installed: list[str]
+
+
+@router.get(
+    "/domains",
+    name="user.domains.list",
+    summary="This account's domains with their document roots",
+    responses=error_responses(401, 403, 503),
+)
+def list_domains(principal: HostingAccount, ctx: Ctx) -> list[DomainOut]:
+    rows = ctx.agent.execute(
+        "domain_list", {"username": principal.username}, actor=principal.actor
+    ).data
+    return [DomainOut.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/domains",
+    name="user.domains.add",
+    status_code=201,
+    summary="Add an addon domain, a subdomain or an alias",
+    responses=error_responses(401, 403, 409, 422, 503),
+)
+def add_domain(body: DomainIn, principal: HostingAccount, ctx: Ctx, request: Request) -> DomainOut:
+    """Limits come from the account's limits.json (409 when reached); a domain another
+    account holds, or one under another account's domain, is a 409 too."""
+    request.state.audit_target = principal.username
+    data = ctx.agent.execute(
+        "domain_add", {"username": principal.username, **body.model_dump()}, actor=principal.actor
+    ).data
+    return DomainOut.model_validate(data)
+
+
+@router.delete(
+    "/domains/{name}",
+    name="user.domains.remove",
+    status_code=204,
+    summary="Remove a domain (its files stay in the home)",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+def remove_domain(
+    name: Annotated[str, Path(max_length=253, description="the domain")],
+    principal: HostingAccount,
+    ctx: Ctx,
+    request: Request,
+) -> Response:
+    request.state.audit_target = principal.username
+    ctx.agent.execute(
+        "domain_remove", {"username": principal.username, "domain": name}, actor=principal.actor
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/ssh-keys",
+    name="user.ssh_keys.list",
+    summary="Authorized SSH keys with their SHA256 fingerprints",
+    responses=error_responses(401, 403, 503),
+)
+def list_keys(principal: HostingAccount, ctx: Ctx) -> list[SshKeyOut]:
+    rows = ctx.agent.execute(
+        "ssh_key_list", {"username": principal.username}, actor=principal.actor
+    ).data
+    return [SshKeyOut.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/ssh-keys",
+    name="user.ssh_keys.add",
+    status_code=201,
+    summary="Authorize an SSH public key",
+    responses=error_responses(401, 403, 409, 422, 503),
+)
+def add_key(body: SshKeyIn, principal: HostingAccount, ctx: Ctx, request: Request) -> SshKeyOut:
+    """Options (`command=…`), DSA and RSA under 2048 bits are refused; `ssh-keygen -l`
+    must accept the key and agree on its fingerprint."""
+    request.state.audit_target = principal.username
+    data = ctx.agent.execute(
+        "ssh_key_add", {"username": principal.username, "key": body.key}, actor=principal.actor
+    ).data
+    return SshKeyOut.model_validate(data)
+
+
+@router.delete(
+    "/ssh-keys/{name:path}",
+    name="user.ssh_keys.remove",
+    status_code=204,
+    summary="Remove the key with this fingerprint",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+def remove_key(
+    name: Annotated[str, Path(max_length=64, description="fingerprint SHA256:… (or URL-safe)")],
+    principal: HostingAccount,
+    ctx: Ctx,
+    request: Request,
+) -> Response:
+    request.state.audit_target = principal.username
+    payload = {"username": principal.username, "fingerprint": name}
+    ctx.agent.execute("ssh_key_remove", payload, actor=principal.actor)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/php",
+    name="user.php.set",
+    summary="Choose the PHP version among those installed",
+    responses=error_responses(401, 403, 422, 503),
+)
+def set_php(body: PhpIn, principal: HostingAccount, ctx: Ctx, request: Request) -> PhpOut:
+    request.state.audit_target = principal.username
+    data = ctx.agent.execute(
+        "php_version_set",
+        {"username": principal.username, "version": body.version},
+        actor=principal.actor,
+    ).data
+    return PhpOut.model_validate(data)
