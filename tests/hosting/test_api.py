@@ -1,0 +1,140 @@
+"""The hosting routes over real HTTP: an account manages its own domains, keys and PHP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jopanel.api.services import create_panel_user
+from jopanel.settings import load_settings
+from jopanel.system.sandbox import init_root
+from tests.api.harness import Api, make_app, running_agent, serving
+from tests.hosting.conftest import all_text, make_key
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    root = tmp_path_factory.mktemp("hosting-api") / "root"
+    init_root(load_settings(root))
+    settings = load_settings(root)
+    with running_agent(root, settings):
+        app = make_app(settings)
+        with serving(app) as url:
+            server = Api(url=url, app=app, settings=settings)
+            create_panel_user(app.state.ctx.sessions, "admin", PASSWORD, "admin")
+            server.tokens["admin"] = server.login("admin", PASSWORD)
+            for name in ("anna", "bert"):
+                body = {
+                    "username": name,
+                    "password": PASSWORD,
+                    "contact_email": f"{name}@example.com",
+                    "primary_domain": f"{name}.example.com",
+                }
+                created = server.request("POST", "/api/admin/users", json=body, as_="admin")
+                assert created.status_code == 201, created.text
+                server.tokens[name] = server.login(name, PASSWORD)
+            yield server
+
+
+def test_domains_add_list_remove(api: Api) -> None:
+    added = api.request(
+        "POST", "/api/user/domains", as_="anna", json={"domain": "shop.example.org"}
+    )
+    assert added.status_code == 201, added.text
+    assert added.json() == {
+        "domain": "shop.example.org",
+        "type": "addon",
+        "parent": None,
+        "docroot": "domains/shop.example.org/public_html",
+        "document_root": "/home/anna/domains/shop.example.org/public_html",
+    }
+    sub = api.request(
+        "POST",
+        "/api/user/domains",
+        as_="anna",
+        json={"domain": "blog", "type": "subdomain", "parent": "anna.example.com"},
+    )
+    assert sub.status_code == 201 and sub.json()["domain"] == "blog.anna.example.com"
+    listed = api.request("GET", "/api/user/domains", as_="anna").json()
+    assert [d["domain"] for d in listed] == [
+        "anna.example.com",
+        "shop.example.org",
+        "blog.anna.example.com",
+    ]
+    # Only its own: bert sees his, cannot take anna's, cannot delete anna's.
+    assert [d["domain"] for d in api.request("GET", "/api/user/domains", as_="bert").json()] == [
+        "bert.example.com"
+    ]
+    taken = api.request(
+        "POST", "/api/user/domains", as_="bert", json={"domain": "shop.example.org"}
+    )
+    assert (taken.status_code, taken.json()["code"]) == (409, "conflict")
+    assert (
+        api.request("DELETE", "/api/user/domains/shop.example.org", as_="bert").status_code == 404
+    )
+    over = api.request("POST", "/api/user/domains", as_="anna", json={"domain": "two.example.org"})
+    assert over.status_code == 409
+    assert over.json()["detail"] == (
+        "max_addon_domains: limit reached: 1 of 1 addon domains in use (max_addon_domains)"
+    )
+    assert (
+        api.request("DELETE", "/api/user/domains/blog.anna.example.com", as_="anna").status_code
+        == 204
+    )
+    assert (
+        api.request("DELETE", "/api/user/domains/anna.example.com", as_="anna").status_code == 409
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"domain": "evil.com;}"},
+        {"domain": "a.com\nserver { }"},
+        {"domain": "a.com$host", "type": "alias"},
+        {"domain": "x", "type": "subdomain", "parent": "anna.example.com;"},
+        {"domain": "ok.example.org", "type": "weird"},
+        {"domain": "ok.example.org", "docroot": "/etc"},
+    ],
+)
+def test_hostile_domain_requests_get_422_and_touch_nothing(api: Api, body: dict[str, str]) -> None:
+    root = Path(api.settings.root)
+    before = all_text(root)
+    response = api.request("POST", "/api/user/domains", as_="bert", json=body)
+    assert response.status_code == 422, response.text
+    assert all_text(root) == before
+
+
+def test_ssh_keys_by_fingerprint(api: Api, tmp_path: Path) -> None:
+    key = make_key(tmp_path, "laptop")
+    added = api.request("POST", "/api/user/ssh-keys", as_="bert", json={"key": key})
+    assert added.status_code == 201, added.text
+    fingerprint = added.json()["fingerprint"]
+    assert api.request("GET", "/api/user/ssh-keys", as_="bert").json() == [added.json()]
+    assert api.request("GET", "/api/user/ssh-keys", as_="anna").json() == []
+    again = api.request("POST", "/api/user/ssh-keys", as_="bert", json={"key": key})
+    assert again.status_code == 409
+    bad = api.request(
+        "POST", "/api/user/ssh-keys", as_="bert", json={"key": f'command="/bin/sh" {key}'}
+    )
+    assert bad.status_code == 422
+    # The fingerprint goes in the path as it is (with `/`) or URL-safe.
+    assert api.request("DELETE", f"/api/user/ssh-keys/{fingerprint}", as_="anna").status_code == 404
+    deleted = api.request("DELETE", f"/api/user/ssh-keys/{fingerprint}", as_="bert")
+    assert deleted.status_code == 204
+    assert api.request("GET", "/api/user/ssh-keys", as_="bert").json() == []
+
+
+def test_php_version(api: Api) -> None:
+    ok = api.request("PUT", "/api/user/php", as_="anna", json={"version": "8.2"})
+    assert ok.status_code == 200 and ok.json() == {"version": "8.2", "installed": ["8.2"]}
+    missing = api.request("PUT", "/api/user/php", as_="anna", json={"version": "5.6"})
+    assert missing.status_code == 422
+    assert missing.json()["detail"] == "version: PHP 5.6 is not installed (installed: 8.2)"
+    assert (
+        api.request("PUT", "/api/user/php", as_="admin", json={"version": "8.2"}).status_code == 403
+    )
