@@ -18,6 +18,7 @@ is never touched except, on the real root, sshd_config.d.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -91,11 +92,15 @@ class Sshd(ConfigFamily):
         )
 
     def _host_key(self, path: Path) -> Path:
+        """A throwaway host key, made once (in a temp name first: checks may run in parallel)."""
         if not path.exists():
             ensure_dir(path.parent, 0o700)
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
             self.runner.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "jopanel", "-f", str(path)]
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "jopanel", "-f", str(tmp)]
             )
+            os.replace(tmp.with_name(tmp.name + ".pub"), path.with_name(path.name + ".pub"))
+            os.replace(tmp, path)
         return path
 
     def ensure_base(self) -> None:
