@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from jopanel.errors import ValidationFailed
 from jopanel.schemas import (
@@ -26,7 +27,7 @@ from jopanel.schemas.bundle import parse_model, render_document
 from tests.store_writer import make_config, spec_revision
 
 # The field names of SPEC §3 are part of the contract.
-SPEC_FIELDS = {
+SPEC_FIELDS: dict[type[BaseModel], str] = {
     Account: "username uid gid primary_domain home_dir shell status created_at updated_at package "
     "contact_email owner last_login_ip",
     Limits: "disk_quota_mb bandwidth_quota_mb max_addon_domains max_subdomains max_alias_domains "
@@ -41,7 +42,7 @@ SPEC_FIELDS = {
 
 
 @pytest.mark.parametrize("model", list(SPEC_FIELDS), ids=lambda m: m.__name__)
-def test_documents_have_exactly_the_spec_fields(model: type[Any]) -> None:
+def test_documents_have_exactly_the_spec_fields(model: type[BaseModel]) -> None:
     assert sorted(model.model_fields) == sorted(["schema_version", *SPEC_FIELDS[model].split()])
 
 

@@ -310,8 +310,9 @@ def test_invalid_hand_edit_is_refused_naming_the_field(
         store.adopt("joko", actor="admin")
     assert caught.value.field == field
     assert caught.value.message
-    assert store.inspect("joko").error is not None
-    assert store.inspect("joko").error.field == field  # type: ignore[union-attr]
+    error = store.inspect("joko").error
+    assert error is not None
+    assert error.field == field
     assert snapshot(settings.etc_dir) == before  # nothing applied, the edit left for the admin
 
 
