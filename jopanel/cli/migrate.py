@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ..migrate.errors import MigrationIncomplete
 from ..migrate.introspect import V1Source
 from ..migrate.run import MigrateOptions, default_domain_suffix, migrate
 from .output import CliState
@@ -64,4 +65,7 @@ def migrate_v1(
     else:
         report.render(Console(), verbose=verbose)
     if not report.ok:
-        raise typer.Exit(1)
+        failed = report.counts()["failed"]
+        raise MigrationIncomplete(
+            f"{failed} V1 row{'s' if failed != 1 else ''} failed to migrate (see the report)"
+        )

@@ -40,3 +40,10 @@ class BackupFailed(MigrationError):
     """The dump could not be written or did not restore identically; nothing was migrated."""
 
     code = "backup_failed"
+
+
+class MigrationIncomplete(MigrationError):
+    """The run finished but some V1 rows failed; the report says which and why."""
+
+    code = "incomplete"
+    exit_code = 1

@@ -101,11 +101,7 @@ def run_migration(settings: Settings, database: str, backup_dir: Path, **extra: 
     return migrate(settings, options)
 
 
-@pytest.fixture(scope="session", params=["documented", "orm"])
-def migrated(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Migrated]:
-    shape = str(request.param)
+def _build(shape: str, factory: pytest.TempPathFactory) -> Iterator[Migrated]:
     database = v1fixture.random_name()
     fx = v1fixture.generate(database, shape, ACCOUNTS)
     conn = v1fixture.connect()
@@ -114,7 +110,7 @@ def migrated(
     finally:
         conn.close()
     try:
-        base = tmp_path_factory.mktemp(f"migrate-{shape}")
+        base = factory.mktemp(f"migrate-{shape}")
         settings = prepare_root(base / "root", shape)
         checksums = v1fixture.checksums(database)
         backup_dir = base / "backups"
@@ -122,6 +118,25 @@ def migrated(
         yield Migrated(shape, fx, base / "root", settings, report, checksums, backup_dir)
     finally:
         v1fixture.drop(database)
+
+
+@pytest.fixture(scope="session")
+def documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
+    """schema.sql's shape, migrated once for the whole session."""
+    yield from _build("documented", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def orm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
+    """The Go ORM's shape, migrated once for the whole session."""
+    yield from _build("orm", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=["documented", "orm"])
+def migrated(request: pytest.FixtureRequest) -> Migrated:
+    """Each shape in turn."""
+    result: Migrated = request.getfixturevalue(str(request.param))
+    return result
 
 
 # --- comparing end states ----------------------------------------------------------------
