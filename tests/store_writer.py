@@ -111,6 +111,27 @@ def check_account(settings: Settings, username: str) -> list[str]:
     return problems
 
 
+def check_history(settings: Settings, username: str) -> list[str]:
+    """Every kept revision up to the current one must be whole, as on the day it was written.
+
+    A revision pruned by a concurrent writer while we look is skipped, not reported.
+    """
+    problems: list[str] = []
+    current = int(os.readlink(settings.users_dir / username).rsplit("/", 1)[1])
+    for entry in sorted((settings.revisions_dir / username).iterdir()):
+        if not entry.name.isdigit() or int(entry.name) > current:
+            continue
+        try:
+            documents = load_six(entry)
+            UserConfig.from_documents(documents)
+            if documents["meta"]["last_applied_revision"] != spec_revision(documents):
+                problems.append(f"{username}: revision {entry.name} stamp does not match")
+        except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
+            if entry.exists():
+                problems.append(f"{username}: revision {entry.name}: {type(exc).__name__}: {exc}")
+    return problems
+
+
 def leftovers(settings: Settings, username: str) -> list[str]:
     """What an interrupted write leaves until the next write: temp dirs, unswapped revisions."""
     found = [p.name for p in settings.users_dir.iterdir() if p.name.startswith(f".{username}.")]
@@ -191,7 +212,7 @@ def crash(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(rng.uniform(0, args.max_delay_ms / 1000))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        found = check_account(settings, args.user)
+        found = check_account(settings, args.user) + check_history(settings, args.user)
         problems += [f"after kill {kill}: {p}" for p in found]
         try:
             mid_write += bool(leftovers(settings, args.user))

@@ -19,7 +19,7 @@ from jopanel.errors import Conflict
 from jopanel.settings import Settings
 from jopanel.store import ConfigStore
 from jopanel.store.locks import user_lock
-from tests.store_writer import check_account, create, leftovers
+from tests.store_writer import check_account, check_history, create, leftovers
 
 REPO = Path(__file__).resolve().parent.parent
 # (account, driver seed): alpha has two drivers, so killed writers also race each other.
@@ -72,6 +72,7 @@ def test_sigkilled_writers_never_leave_a_torn_account(
 
     for name in accounts:
         assert check_account(settings, name) == []
+        assert check_history(settings, name) == []
         assert store.inspect(name).consistent
         with user_lock(settings, name, timeout=0.5):  # no stale lock survives its process
             pass
