@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jopanel import validate
 from jopanel.errors import ValidationFailed
@@ -371,3 +373,32 @@ def test_contained_follows_symlinks_that_stay_inside(homes: Path) -> None:
     base = homes / "joko"
     os.symlink("public_html", base / "www")
     assert validate.contained(base, "www/index.html") == (base / "public_html/index.html").resolve()
+
+
+# --- properties: only ValidationFailed ever escapes, and outputs are fixed points ---------
+
+TRICKY = list("abcXYZ019.-_@/ ;{}$\"'`\\\n\r\0\t*:=+~!#%&?^|,<>()[]")
+TRICKY += ["ä", "ß", "ｒ", "а", "\u200b", "\u202e", "İ", "ﬁ", "\u0301", "Ⅻ", "①", "\ufeff"]
+PIECES = ["xn--", "..", "a", ".", "-", "ä", "com", "@", "/", "1", "Example"]
+hostile_text = st.one_of(
+    st.text(st.sampled_from(TRICKY), max_size=40),
+    st.text(max_size=40),
+    st.lists(st.sampled_from(PIECES), max_size=12).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(kind=st.sampled_from(sorted(VALIDATORS)), value=hostile_text)
+def test_validators_raise_only_validation_failed_and_are_idempotent(kind: str, value: str) -> None:
+    try:
+        normalised = VALIDATORS[kind](value)
+    except ValidationFailed as exc:
+        assert exc.message
+        return
+    assert VALIDATORS[kind](normalised) == normalised
+    # Values that end up verbatim in nginx/sshd/PHP configs carry none of `;{}$"'` etc.
+    # (relative paths get that check in the schemas, where they become document roots).
+    if kind in ("domain", "email", "absolute_path", "username", "config"):
+        assert validate.CONFIG_FORBIDDEN.isdisjoint(normalised)
+    if kind in ("domain", "email", "username", "subdomain", "package"):
+        assert normalised.isascii()
