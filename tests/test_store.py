@@ -16,10 +16,10 @@ import pydantic
 import pytest
 
 from jopanel.errors import Conflict, NotFound, StaleRevision, ValidationFailed
-from jopanel.schemas import UserConfig
+from jopanel.schemas import Package, UserConfig
 from jopanel.schemas.hosting import Cron, CronJob
 from jopanel.settings import Settings, load_settings
-from jopanel.store import ConfigStore, DomainClaims
+from jopanel.store import DEFAULT_PACKAGE, ConfigStore, DomainClaims, PackageStore
 from tests.conftest import cli
 from tests.store_writer import SIX, check_account, create, current_dir, load_six, spec_revision
 
@@ -657,3 +657,47 @@ def test_an_unreadable_account_keeps_its_domains(
     with pytest.raises(Conflict):
         claims.claim("bob", ["shop.example.com"])
     assert claims.owner("shop.example.com") == "alice"
+
+
+# --- packages ----------------------------------------------------------------------------
+
+
+def test_packages_are_files_written_once_and_atomically(settings: Settings) -> None:
+    packages = PackageStore(settings)
+    gold = Package(name="gold", description="Gold", max_databases=10)
+    assert packages.save(gold, create=True) is True
+    assert packages.save(gold) is False  # unchanged: nothing written
+    with pytest.raises(Conflict):
+        packages.save(gold, create=True)
+    with pytest.raises(NotFound):
+        packages.save(Package(name="silver"), update=True)
+    path = settings.packages_dir / "gold.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text("utf-8"))["max_databases"] == 10
+    assert packages.get("gold") == gold
+    assert [p.name for p in packages.list()] == ["default", "gold"]
+    packages.delete("gold", in_use=False)
+    assert packages.exists("gold") is False
+    with pytest.raises(NotFound):
+        packages.get("gold")
+
+
+def test_packages_in_use_or_default_are_not_deleted(settings: Settings) -> None:
+    packages = PackageStore(settings)
+    packages.save(Package(name="gold"))
+    with pytest.raises(Conflict):
+        packages.delete("gold", in_use=True)
+    with pytest.raises(Conflict):
+        packages.delete(DEFAULT_PACKAGE, in_use=False)
+    assert packages.exists("gold") and packages.exists(DEFAULT_PACKAGE)
+
+
+def test_a_hand_broken_package_names_its_file(settings: Settings) -> None:
+    (settings.packages_dir / "gold.json").write_text('{"name": "gold", "max_', encoding="utf-8")
+    with pytest.raises(ValidationFailed) as caught:
+        PackageStore(settings).get("gold")
+    assert caught.value.field == "gold.json"
+    (settings.packages_dir / "gold.json").write_text('{"name": "gold", "x": 1}', encoding="utf-8")
+    with pytest.raises(ValidationFailed) as caught:
+        PackageStore(settings).get("gold")
+    assert caught.value.field == "package.x"
