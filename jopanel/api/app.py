@@ -15,6 +15,7 @@ from .context import ApiContext
 from .errors import install_handlers
 from .middleware import AuditMiddleware
 from .routes import admin_packages, admin_system, admin_users, auth, user, user_hosting
+from .schemas import error_responses
 from .services import AccountService
 
 DESCRIPTION = """\
@@ -65,5 +66,6 @@ def create_app(
     install_handlers(app)
     app.add_middleware(AuditMiddleware, context=lambda: ctx)
     for module in (auth, admin_users, admin_packages, admin_system, user, user_hosting):
-        app.include_router(module.router)
+        # Our 422 body everywhere, in place of FastAPI's default HTTPValidationError.
+        app.include_router(module.router, responses=error_responses(422))
     return app

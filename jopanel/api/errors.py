@@ -83,6 +83,9 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body" (malformed JSON): invalid input, like any other.
+        return JSONResponse(error_body(f"body: {exc.detail}", "invalid", "body"), status_code=422)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
     body = error_body(str(exc.detail), codes.get(exc.status_code, "error"))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
