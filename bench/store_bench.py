@@ -4,7 +4,8 @@
 
 For N accounts it measures, for the ConfigStore: creates (one revision each: six files
 fsynced, the directory fsynced, a symlink swapped), validated reads, and a full scan
-(`list_usernames` + read each). The baselines write the same six documents per account
+(`list_usernames` + read each); reads are also timed without validation, to show
+where their time goes. The baselines write the same six documents per account
 with plain `json.dump` + `os.replace` into plain directories, once without any fsync and
 once with the file and directory fsynced, and read them back with `json.load`.
 
@@ -106,6 +107,8 @@ def bench_store(base: Path, count: int) -> Timings:
         )
     for name in usernames(count):
         timed(timings, "read", store.read, name)
+    for name in usernames(count):
+        timed(timings, "read_raw", store.read_documents, name)
     for name in usernames(min(count, 1000)):
         config = store.read(name)
         notes = config.meta.model_copy(update={"notes": "benchmarked"})
@@ -198,6 +201,7 @@ def report(count: int, where: Path, results: dict[str, Timings]) -> Table:
     order = ["store", "plain", "plain-fsync"]
     row("creates / s", [f"{results[k].rate('write'):,.0f}" for k in order])
     row("reads / s", [f"{results[k].rate('read'):,.0f}" for k in order])
+    row("  of which raw JSON, no validation", [f"{store.rate('read_raw'):,.0f}", "—", "—"])
     row("full scan (list + read all)", [f"{results[k].seconds['scan']:.2f} s" for k in order])
     row("updates / s (read + CAS write)", [f"{store.rate('update'):,.0f}", "—", "—"])
     row(
