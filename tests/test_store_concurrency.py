@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -49,6 +50,18 @@ def finish(processes: list[subprocess.Popen[str]], timeout: float = 90) -> list[
         assert process.returncode == 0, err
         results.append(json.loads(out.splitlines()[-1]))
     return results
+
+
+def flock_holders(path: Path) -> list[int]:
+    """PIDs holding an flock on `path`, from /proc/locks (matched by device and inode)."""
+    info = path.stat()
+    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    pids = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1] == "FLOCK" and fields[5] == wanted:
+            pids.append(int(fields[4]))
+    return pids
 
 
 def with_history_limit(root: Path, limit: int) -> Settings:
@@ -176,7 +189,9 @@ def test_different_accounts_are_not_serialised_behind_one_lock(
         for holder in holders:  # both locks are held at the same time, by two processes
             assert holder.stdout is not None
             assert holder.stdout.readline() == "locked\n"
-        for name in ("alpha", "bravo"):
+        for name, holder in zip(("alpha", "bravo"), holders, strict=True):
+            lock_file = settings.locks_dir / f"user-{name}.lock"
+            assert flock_holders(lock_file) == [holder.pid]  # an flock, held by that process
             with pytest.raises(Conflict, match=f"user-{name}.lock"):
                 with user_lock(settings, name, timeout=0.2):
                     pass
