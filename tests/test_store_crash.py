@@ -74,7 +74,7 @@ def test_sigkilled_writers_never_leave_a_torn_account(
         assert check_account(settings, name) == []
         assert check_history(settings, name) == []
         assert store.inspect(name).consistent
-        with user_lock(settings, name, timeout=0.5):  # no stale lock survives its process
+        with user_lock(settings, name, timeout=0):  # no stale lock survives its process
             pass
         started = time.monotonic()
         config = store.read(name)
@@ -82,7 +82,7 @@ def test_sigkilled_writers_never_leave_a_torn_account(
         result = store.write(
             config.with_(meta=notes), expected_revision=config.revision, actor="test", action="t"
         )
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 10.0  # loose: a busy disk makes fsyncs slow
         assert result.changed is True
         assert leftovers(settings, name) == []  # the next write swept them away
         assert check_account(settings, name) == []
@@ -101,6 +101,5 @@ def test_a_killed_lock_holder_releases_the_lock(settings: Settings, root: Path) 
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.communicate(timeout=10)
-    started = time.monotonic()
-    with user_lock(settings, "alpha", timeout=1.0):
-        assert time.monotonic() - started < 0.5
+    with user_lock(settings, "alpha", timeout=0):  # free at once: the kernel released it
+        pass
