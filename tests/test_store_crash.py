@@ -68,7 +68,7 @@ def test_sigkilled_writers_never_leave_a_torn_account(
     assert [p for r in results for p in r["problems"]] == []
     assert [e for r in results for e in r["errors"]] == []  # no writer hit an unexpected error
     # Evidence that kills landed inside writes: leftovers were seen after many of them.
-    assert sum(r["mid_write"] for r in results) >= 30
+    assert sum(r["mid_write"] for r in results) >= 10
 
     for name in accounts:
         assert check_account(settings, name) == []
