@@ -90,7 +90,9 @@ def prepare_root(root: Path, shape: str) -> Settings:
     return settings
 
 
-def run_migration(settings: Settings, database: str, backup_dir: Path, **extra: Any) -> Report:
+def run_migration(
+    settings: Settings, database: str, backup_dir: Path | None, **extra: Any
+) -> Report:
     options = MigrateOptions(
         source=V1Source.from_url(v1fixture.url(database)),
         backup_dir=backup_dir,
@@ -155,6 +157,8 @@ def _documents(root: Path) -> dict[str, Any]:
         docs = {f.stem: json.loads(f.read_text()) for f in sorted(entry.iterdir())}
         for key in VOLATILE_ACCOUNT:
             docs["account"].pop(key)
+        if not docs["meta"]["notes"].startswith("Imported ("):
+            docs["account"].pop("created_at")  # made by prepare_root, not migrated
         docs["meta"].pop("audit")
         docs["meta"].pop("last_applied_revision")
         result[entry.name] = docs

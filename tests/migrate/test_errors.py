@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +99,35 @@ def test_small_migration_through_the_cli(
     # Same V1, same dump: a second run keeps the one backup instead of adding a copy.
     cli(root, *args, "--default-domain-suffix", "example.net")
     assert list((tmp_path / "b").glob("v1-*.sql")) == dumps
+
+
+def test_schema_sql_as_written_stops_at_databases(root: Path, tmp_path: Path) -> None:
+    """users, packages and domains only: migrated like the full documented shape."""
+    database = v1fixture.random_name()
+    fx = v1fixture.generate(database, "documented", 5)
+    conn = v1fixture.connect()
+    try:
+        v1fixture.create(conn, fx, as_written=True)
+        args = ("--json", "migrate-v1", "--from", v1fixture.url(database), "--no-progress")
+        proc = cli(root, *args, "--backup-dir", str(tmp_path / "b"))
+        report = json.loads(proc.stdout)
+        assert report["shape"] == "documented shape (users, packages, domains)"
+        assert report["counts"]["failed"] == 0
+        assert sorted(report["backup"]["tables"]) == ["domains", "packages", "users"]
+    finally:
+        conn.close()
+        v1fixture.drop(database)
+
+
+def test_users_table_without_password_hash_is_not_v1(root: Path) -> None:
+    database = v1fixture.random_name()
+    conn = v1fixture.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{database}`")
+            cur.execute(f"CREATE TABLE `{database}`.users (id INT PRIMARY KEY, username TEXT)")
+        line = _fails(root, v1fixture.url(database))
+        assert line.endswith("`users` has no column password_hash, role")
+    finally:
+        conn.close()
+        v1fixture.drop(database)
