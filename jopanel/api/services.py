@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import validate
 from ..agent.client import Agent
-from ..db.index import SOURCE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
+from ..db.index import SOURCE_KEY, STALE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
 from ..db.models import AccountIndex, PanelUser
 from ..db.session import session_scope
 from ..errors import AgentUnavailable, Conflict, Forbidden, NotFound, ValidationFailed
@@ -75,10 +75,15 @@ class UserRepositoryFS:
         ).data
         return data
 
-    def list(self, actor: str, search: str | None = None) -> list[dict[str, Any]]:
+    def list_summaries(self, actor: str, search: str | None = None) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = self.agent.execute(
             "list_users", {"search": search}, actor=actor
         ).data
+        return data
+
+    def index_entries(self, actor: str) -> list[dict[str, Any]]:
+        """Every account's index fields (two files per account: the fast read for reindex)."""
+        data: list[dict[str, Any]] = self.agent.execute("index_entries", {}, actor=actor).data
         return data
 
     def run(self, op: str, payload: dict[str, Any], actor: str) -> Any:
@@ -109,7 +114,7 @@ def rebuild_index(
 ) -> int:
     """`jopanel reindex` and `POST /api/admin/reindex`: the index from what is on disk."""
     stamp = IndexFreshness(settings).stamp()  # taken first: a change during the read re-triggers
-    summaries = UserRepositoryFS(agent).list(actor)
+    summaries = UserRepositoryFS(agent).index_entries(actor)
     return reindex(sessions, summaries, stamp)
 
 
@@ -166,10 +171,8 @@ class AccountService:
         stamp = self.freshness.stamp()
         try:
             with session_scope(self.sessions) as db:
-                repo = UserRepositoryDB(db)
-                stale = repo.is_stale() or (
-                    stamp is not None and repo.get_state(SOURCE_KEY) != stamp
-                )
+                states = UserRepositoryDB(db).states()
+            stale = STALE_KEY in states or (stamp is not None and states.get(SOURCE_KEY) != stamp)
         except SQLAlchemyError:
             log.exception("cannot read the index state")
             return

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,7 +67,12 @@ def _row(summary: Mapping[str, Any]) -> dict[str, Any]:
         updated = datetime.fromisoformat(updated)
     # Stored as UTC without relying on the backend keeping offsets (MariaDB does not).
     row["updated_at"] = updated.astimezone(UTC)
+    row["search_text"] = search_text(row["username"], row["contact_email"], row["primary_domain"])
     return row
+
+
+def search_text(username: str, email: str, domain: str) -> str:
+    return f"{username}|{email}|{domain}".lower()[:600]
 
 
 class UserRepositoryDB:
@@ -91,24 +96,21 @@ class UserRepositoryDB:
         stmt = restrict(select(AccountIndex), viewer)
         if search:
             pattern = f"%{_like_escape(search.lower())}%"
-            stmt = stmt.where(
-                or_(
-                    AccountIndex.username.like(pattern, escape="\\"),
-                    func.lower(AccountIndex.contact_email).like(pattern, escape="\\"),
-                    AccountIndex.primary_domain.like(pattern, escape="\\"),
-                )
-            )
+            stmt = stmt.where(AccountIndex.search_text.like(pattern, escape="\\"))
         if status:
             stmt = stmt.where(AccountIndex.status == status)
         if package:
             stmt = stmt.where(AccountIndex.package == package)
         if owner:
             stmt = stmt.where(AccountIndex.owner == owner)
+        offset = (page - 1) * per_page
+        rows = list(
+            self.db.scalars(stmt.order_by(AccountIndex.username).offset(offset).limit(per_page))
+        )
+        if 0 < len(rows) < per_page or (not rows and page == 1):
+            return rows, offset + len(rows)  # the last page: no need to count
         total = self.db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = self.db.scalars(
-            stmt.order_by(AccountIndex.username).offset((page - 1) * per_page).limit(per_page)
-        ).all()
-        return list(rows), int(total)
+        return rows, int(total)
 
     def upsert(self, summary: Mapping[str, Any]) -> None:
         row = _row(summary)
@@ -152,6 +154,10 @@ class UserRepositoryDB:
             self.db.add(IndexState(key=key, value=value[:255]))
         else:
             row.value = value[:255]
+
+    def states(self) -> dict[str, str]:
+        """Every bookkeeping value in one query (the list endpoint reads them per request)."""
+        return {row.key: row.value for row in self.db.scalars(select(IndexState))}
 
     def is_stale(self) -> bool:
         return self.get_state(STALE_KEY) is not None

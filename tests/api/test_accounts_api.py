@@ -471,3 +471,10 @@ def test_the_account_sees_its_own_data_and_stats(api: Api) -> None:
     assert stats["username"] == ACCOUNT_B
     assert stats["limits"]["disk_quota_mb"] == 1024
     assert stats["usage"]["files"] >= 1 and stats["usage"]["disk_used_mb"] > 0
+
+
+def test_index_entries_agree_with_the_full_read(api: Api) -> None:
+    agent = api.app.state.ctx.agent
+    fast = agent.execute("index_entries", {}).data
+    full = agent.execute("list_users", {}).data
+    assert fast == full
