@@ -25,10 +25,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check jopanel tests bench
 	$(BIN)/ruff format --check jopanel tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m jopanel.db check  # alembic check: models and migrations agree
 
 bench: $(STAMP) system
 	$(BIN)/python -m bench.store_bench
 	$(BIN)/python -m bench.agent_bench
+	$(BIN)/python -m bench.api_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
