@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from ..agent.client import Agent, SocketAgent
@@ -25,6 +28,27 @@ and a hosting account only itself (under `/api/user`). Errors are `{"detail", "c
 "field"}`; `GET /api/admin/users/{username}` returns an `ETag` that `PUT` takes back as
 `If-Match`.
 """
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /api/docs from the swagger-ui-bundle-v2 package (SPEC §6b: no CDN)."""
+    import swagger_ui_bundle
+
+    app.mount(
+        "/api/docs/static",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="docs-static",
+    )
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="JoPanel API",
+            swagger_js_url="/api/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs/static/swagger-ui.css",
+            swagger_favicon_url="/api/docs/static/favicon-32x32.png",
+        )
 
 
 def create_app(
@@ -58,11 +82,12 @@ def create_app(
         title="JoPanel",
         version="2",
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,  # served below from files shipped in the package, no CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
+    install_docs(app)
     install_handlers(app)
     app.add_middleware(AuditMiddleware, context=lambda: ctx)
     for module in (auth, admin_users, admin_packages, admin_system, user, user_hosting):

@@ -25,6 +25,11 @@ class _In(BaseModel):
 
 
 class DomainIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"domain": "shop.example.org", "type": "addon"}]},
+    )
+
     domain: str = Field(min_length=1, max_length=253, examples=["shop.example.org"])
     type: Literal["addon", "subdomain", "alias"] = "addon"
     parent: str | None = Field(
@@ -33,6 +38,20 @@ class DomainIn(_In):
 
 
 class DomainOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "domain": "shop.example.org",
+                    "type": "addon",
+                    "parent": None,
+                    "docroot": "domains/shop.example.org/public_html",
+                    "document_root": "/home/joko/domains/shop.example.org/public_html",
+                }
+            ]
+        }
+    )
+
     domain: str
     type: Literal["primary", "addon", "subdomain", "alias"]
     parent: str | None
@@ -41,10 +60,30 @@ class DomainOut(BaseModel):
 
 
 class SshKeyIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... joko@laptop"}]
+        },
+    )
+
     key: str = Field(min_length=1, max_length=16384, description="one OpenSSH public key line")
 
 
 class SshKeyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fingerprint": "SHA256:qlsoLNzk9ooeop9IeIf+0+/eK/MhefhC8sbeRkj/5fg",
+                    "type": "ssh-ed25519",
+                    "comment": "joko@laptop",
+                    "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... joko@laptop",
+                }
+            ]
+        }
+    )
+
     fingerprint: str = Field(examples=["SHA256:qlsoLNzk9ooeop9IeIf+0+/eK/MhefhC8sbeRkj/5fg"])
     type: str
     comment: str
@@ -52,10 +91,16 @@ class SshKeyOut(BaseModel):
 
 
 class PhpIn(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "8.2"}]})
+
     version: str = Field(pattern=r"^[5-9]\.[0-9]{1,2}$", examples=["8.2"])
 
 
 class PhpOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": "8.2", "installed": ["8.2"]}]}
+    )
+
     version: str
     installed: list[str]
 
