@@ -190,10 +190,9 @@ def test_unchanged_content_makes_no_revision(
 
 
 @pytest.mark.parametrize(("limit", "writes", "kept"), [(None, 25, 20), (5, 12, 5)])
-def test_history_is_bounded(
-    tmp_path: Path, root: Path, limit: int | None, writes: int, kept: int
-) -> None:
+def test_history_is_bounded(root: Path, limit: int | None, writes: int, kept: int) -> None:
     settings = load_settings(root) if limit is None else load_settings(root, history_limit=limit)
+    assert settings.history_limit == kept  # 20 unless configured
     store = ConfigStore(settings)
     config = create(store, "joko")
     for n in range(2, writes + 1):
