@@ -16,6 +16,9 @@ def init(ctx: typer.Context) -> None:
     """Prepare the system root (a sandbox when it has no etc/passwd); idempotent."""
     state: CliState = ctx.obj
     done = init_root(state.settings)
+    from ..db.session import init_db  # the panel database schema (SPEC §2); idempotent
+
+    init_db(state.settings).dispose()
     emit(
         state,
         {"root": str(state.settings.root), "done": done},
