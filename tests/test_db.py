@@ -103,6 +103,8 @@ def test_sqlite_runs_in_wal_mode(settings: Settings) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+    # It holds password hashes.
+    assert (settings.state_dir / "jopanel.db").stat().st_mode & 0o777 == 0o600
 
 
 def test_index_restricts_by_viewer_and_searches(sessions: sessionmaker[Session]) -> None:

@@ -7,6 +7,7 @@ block behind a writer; MariaDB (`mysql+pymysql://`) and PostgreSQL
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +39,10 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Password hashes live here: created 0600 (SQLite gives -wal/-shm the same mode).
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         kwargs = {
             "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         }
