@@ -184,13 +184,19 @@ class AccountService:
                 # The list is answered from the index; a stale answer beats none.
                 log.warning("agent unreachable: answering from a possibly stale index")
 
-    def _after_change(
+    def after_change(
         self,
         before: str | None,
         *,
         upsert: Mapping[str, Any] | None = None,
         remove: str | None = None,
     ) -> None:
+        """Bring the index in line after a change through the agent succeeded.
+
+        `before` is `self.freshness.stamp()` taken before the agent call; when nothing but
+        this change happened since the last sync the stamp moves on, so the next list need
+        not rebuild. Routes that change an account through other agent ops call this too.
+        """
         if not index_change(self.sessions, upsert=upsert, remove=remove):
             return
         after = self.freshness.stamp()
@@ -254,7 +260,7 @@ class AccountService:
             log.exception("panel login for %s not stored; removing the account", request.username)
             self.fs.run("delete_user", {"username": request.username}, principal.actor)
             raise
-        self._after_change(before, upsert=summary_of(view))
+        self.after_change(before, upsert=summary_of(view))
         return view
 
     def update(
@@ -286,7 +292,7 @@ class AccountService:
             if exc.field == "package":
                 raise _package_field(exc) from None
             raise
-        self._after_change(before, upsert=summary_of(view))
+        self.after_change(before, upsert=summary_of(view))
         return view
 
     def set_status(self, principal: Principal, username: str, suspend: bool) -> dict[str, Any]:
@@ -296,7 +302,7 @@ class AccountService:
         view: dict[str, Any] = self.fs.run(op, {"username": username}, principal.actor)
         if suspend:
             self._revoke(username)
-        self._after_change(before, upsert=summary_of(view))
+        self.after_change(before, upsert=summary_of(view))
         return view
 
     def delete(self, principal: Principal, username: str) -> None:
@@ -313,7 +319,7 @@ class AccountService:
                 self.auth.revoke_user(db, username)
         except SQLAlchemyError:
             log.exception("login of deleted account %s not removed", username)
-        self._after_change(before, remove=username)
+        self.after_change(before, remove=username)
 
     def reset_password(self, principal: Principal, username: str, password: str) -> None:
         """New password for the Linux account and the panel login; ends open sessions."""

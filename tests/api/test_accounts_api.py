@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import text, update
 
+from jopanel.db.index import REINDEXED_KEY, UserRepositoryDB
 from jopanel.db.models import AccountIndex
 from jopanel.db.session import session_scope
 from tests.api.conftest import ACCOUNT_A, ACCOUNT_B, CAST, PASSWORD
@@ -478,3 +479,14 @@ def test_index_entries_agree_with_the_full_read(api: Api) -> None:
     fast = agent.execute("index_entries", {}).data
     full = agent.execute("list_users", {}).data
     assert fast == full
+
+
+def test_api_changes_keep_the_index_in_sync_without_a_rebuild(api: Api) -> None:
+    names(api)  # in sync now
+    with session_scope(api.app.state.ctx.sessions) as db:
+        rebuilt = UserRepositoryDB(db).get_state(REINDEXED_KEY)
+    create(api, "tina")
+    api.request("POST", "/api/admin/users/tina/suspend", as_="admin")
+    assert names(api, search="tina", status="suspended") == ["tina"]
+    with session_scope(api.app.state.ctx.sessions) as db:
+        assert UserRepositoryDB(db).get_state(REINDEXED_KEY) == rebuilt
