@@ -136,7 +136,7 @@ class Hosting:
             if want.pool is None or version != want.php_version:
                 changes.append(
                     Change(
-                        "php_pool",
+                        "php_pool_stale",
                         f"remove PHP {version} pool {path.name}",
                         partial(self.remove, self.php(version), [want.name]),
                     )
@@ -342,21 +342,21 @@ class Hosting:
 
         for config, want in wanted:
             username = config.username
+            staged_files: dict[str, tuple[ConfigFamily, str | None]] = {
+                "php_pool": (self.php(want.php_version), want.pool),
+                "vhost": (self.nginx, want.vhost),
+                "sshd_match": (self.sshd, want.sshd),
+            }
             for change in self.plan_changes(config, want):
-                if change.kind in ("web_dirs", "authorized_keys"):
+                family, content = staged_files.get(change.kind, (None, None))
+                if family is not None and content is not None:
+                    stage(family, want.name, content, username)
+                elif change.kind == "php_pool_stale":
+                    removals.append(change)
+                else:  # document roots, ACLs, authorized_keys: no check to batch
                     report.changes.append(f"{username}: {change.detail}")
                     if not dry_run:
                         change.fix()
-                elif change.kind == "php_pool" and change.detail.startswith("remove"):
-                    removals.append(change)
-            if want.pool is not None:
-                fpm = self.php(want.php_version)
-                if not fpm.is_current(want.name, want.pool):
-                    stage(fpm, want.name, want.pool, username)
-            if not self.nginx.is_current(want.name, want.vhost):
-                stage(self.nginx, want.name, want.vhost, username)
-            if not self.sshd.is_current(want.name, want.sshd):
-                stage(self.sshd, want.name, want.sshd, username)
         report.changes += [c.detail for c in removals]
         if dry_run:
             return report
