@@ -14,6 +14,7 @@ uvicorn on loopback, then measures over real HTTP:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import socket
@@ -184,7 +185,9 @@ def main() -> None:
         "≤ 5000",
     )
     console.print(table)
+    load = os.getloadavg()
     console.print(
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs; "
         f"index answers {s50 / p50:.0f}x faster than a file scan at the median; "
         f"building the {args.accounts} config directories took {build_seconds:.1f} s"
     )
