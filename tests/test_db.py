@@ -33,7 +33,7 @@ class Viewer:
     role: str
 
 
-def _mariadb_url() -> Iterator[str]:
+def mariadb_database() -> Iterator[str]:
     name = f"jopanel_test_{secrets.token_hex(4)}"
     try:
         conn = pymysql.connect(user="root", unix_socket=MARIADB_SOCKET)
@@ -54,7 +54,7 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engin
     if request.param == "sqlite":
         urls: Iterator[str] = iter([settings.db_url])
     else:
-        urls = _mariadb_url()
+        urls = mariadb_database()
     url = next(urls)
     db_settings = settings.model_copy(update={"database_url": url})
     built = init_db(db_settings)
