@@ -24,6 +24,10 @@ from .templating import render
 
 WEB_USER = "www-data"
 WEB_GROUP = "www-data"
+HTTP_SETTINGS = (
+    ("server_names_hash_bucket_size", "512"),
+    ("server_names_hash_max_size", "65536"),
+)
 
 
 @dataclass(frozen=True)
@@ -115,13 +119,25 @@ class Nginx(ConfigFamily):
         )
 
     # --- base files ---------------------------------------------------------------------
+    def http_settings(self) -> list[tuple[str, str]]:
+        """Our http-level directives, minus any the host's own nginx.conf already sets
+        (nginx refuses a duplicate, and the administrator's value wins)."""
+        taken: set[str] = set()
+        if not self.settings.is_sandbox:
+            try:
+                text = self.main_config.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = ""
+            taken = {line.split()[0] for line in text.splitlines() if line.strip()[:1].isalpha()}
+        return [(d, v) for d, v in HTTP_SETTINGS if d not in taken]
+
     def ensure_base(self) -> None:
         super().ensure_base()
         ensure_dir(self.log_dir, 0o755)
         ensure_dir(self.temp_dir, 0o755)
         ensure_dir(self.suspended_root, 0o755)
         base = {
-            self.http_snippet: render("nginx_http.conf.j2"),
+            self.http_snippet: render("nginx_http.conf.j2", settings=self.http_settings()),
             self.fastcgi_snippet: render("nginx_fastcgi.conf.j2"),
             self.suspended_root / "suspended.html": render("suspended.html.j2"),
         }
