@@ -320,8 +320,12 @@ def import_user(call: Call, p: ImportUser) -> OpResult:
                 describe="install the V1 password hash",
             )
         services = p.apply_services
-        drift = _converge(ctx, config, dry_run=True, services=services) if exists else []
-        if drift or not exists or set_password:
+        # useradd just made the account exactly as wanted; only services may be left.
+        fresh = action == "created" and not call.dry_run and not services
+        drift = (
+            _converge(ctx, config, dry_run=True, services=services) if exists and not fresh else []
+        )
+        if drift or (not exists and not fresh) or set_password:
             flow.step(
                 "apply",
                 lambda: _converge(ctx, config, dry_run=False, services=services),
