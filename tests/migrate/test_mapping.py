@@ -148,6 +148,7 @@ def test_plan_is_deterministic_and_reports_every_row() -> None:
         _user(2, "Joko", owner_id=1),
         _user(3, "joko"),
         _user(4, "sari", package_id=9, owner_id=3),
+        _user(5, "tina", owner_id=1),
     ]
     data.domains = [
         V1Domain(1, 3, "joko.com", "/home/joko/public_html", "primary", False, "8.1"),
@@ -158,7 +159,7 @@ def test_plan_is_deterministic_and_reports_every_row() -> None:
     plan = build_plan(data, options)
     assert plan == build_plan(data, options)
     assert [(a.username, a.payload["owner"]) for a in plan.accounts] == [
-        ("resell", "admin"), ("joko", "admin"), ("sari", "admin")
+        ("resell", "admin"), ("joko", "admin"), ("sari", "admin"), ("tina", "resell")
     ]  # fmt: skip
     skipped = {(s.kind, s.v1_id): s.reason for s in plan.skipped}
     assert "duplicate" in skipped[("account", 2)]
