@@ -199,3 +199,13 @@ def test_cli_domain_verbs(root: Path) -> None:
     cli(root, "domain", "remove", "joko", "blog.joko.example.com")
     rows = json.loads(cli(root, "--json", "domain", "list", "joko").stdout)
     assert [r["domain"] for r in rows] == ["joko.example.com", "shop.example.org"]
+
+
+@pytest.mark.parametrize("suffix", ["co.uk", "github.io", "com.au"])
+def test_public_suffixes_cannot_be_held(op: Op, suffix: str) -> None:
+    # Holding co.uk would also block every other account's *.co.uk name.
+    new_user(op, "joko")
+    for kind in ("addon", "alias"):
+        with pytest.raises(ValidationFailed, match=f"{suffix} is a public suffix"):
+            op("domain_add", username="joko", domain=suffix, type=kind)
+    op("domain_add", username="joko", domain=f"joko.{suffix}")

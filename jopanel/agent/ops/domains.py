@@ -9,8 +9,11 @@ account's lock, so two concurrent adds cannot both slip under a limit.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
+import idna
 from pydantic import Field
 
 from ... import validate
@@ -23,6 +26,7 @@ from ..registry import OpResult, Payload, op
 from .users import _change
 
 DomainKind = Literal["addon", "subdomain", "alias"]
+PUBLIC_SUFFIX_LIST = Path("/usr/share/publicsuffix/public_suffix_list.dat")
 
 LIMIT_OF: dict[str, str] = {
     "addon": "max_addon_domains",
@@ -114,6 +118,36 @@ def _split_subdomain(config: UserConfig, text: str, parent: str | None) -> tuple
     return label, parent
 
 
+@lru_cache(maxsize=1)
+def _public_suffixes() -> frozenset[str]:
+    """Rules of the Public Suffix List (Debian's `publicsuffix` package), if installed."""
+    try:
+        text = PUBLIC_SUFFIX_LIST.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return frozenset()
+    rules = set()
+    for line in text.splitlines():
+        rule = line.strip().split(" ")[0]
+        if not rule or rule.startswith("//"):
+            continue
+        prefix = "!" if rule.startswith("!") else "*." if rule.startswith("*.") else ""
+        name = rule[len(prefix) :]
+        if not name.isascii():
+            try:
+                name = idna.encode(name, uts46=True).decode("ascii")
+            except idna.IDNAError:
+                continue
+        rules.add(prefix + name)
+    return frozenset(rules)
+
+
+def is_public_suffix(name: str) -> bool:
+    """`co.uk`, `github.io`: names under which anyone registers, so no account may hold one."""
+    rules = _public_suffixes()
+    parent = name.partition(".")[2]
+    return name in rules or (f"*.{parent}" in rules and f"!{name}" not in rules)
+
+
 def _check_not_under_others(ctx: AgentContext, username: str, fqdn: str) -> None:
     """Refuse `shop.example.com` when another account owns `example.com`."""
     labels = fqdn.split(".")
@@ -147,6 +181,9 @@ def add_domain(ctx: AgentContext, config: UserConfig, p: DomainAdd) -> tuple[Use
             domains = d.model_copy(update={"alias_domains": [*d.alias_domains, fqdn]})
     if fqdn in d.all_names():
         raise Conflict(f"{fqdn} is already a domain of this account", field="domain")
+    if is_public_suffix(fqdn):
+        # Holding one would also block everyone else's names under it (see below).
+        raise ValidationFailed(f"{fqdn} is a public suffix, not a domain", field="domain")
     _check_limit(config, p.type)
     owner = ctx.claims.owner(fqdn)
     if owner is not None and owner != config.username:
