@@ -142,6 +142,11 @@ def test_sites_php_suspend_unsuspend_and_unknown_hosts(daemons: tuple[Settings, 
     whoami = web.get("joko.example.com", "/whoami.php")
     assert (whoami.status_code, whoami.text) == (200, "uid=20000 gid=20000")
 
+    logs = settings.path("var/log/nginx/domains")
+    for host in SITES:  # one access log per domain
+        assert '"GET / HTTP/1.1" 200' in (logs / f"{host}.access.log").read_text()
+    assert "whoami.php" not in (logs / "shop.example.org.access.log").read_text()
+
     stranger = web.get("nobody-owns-this.example.net")
     assert stranger.status_code == 404
     assert "joko" not in stranger.text
