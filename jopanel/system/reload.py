@@ -35,6 +35,8 @@ DEFAULT_COMMANDS = {
 
 
 class Reloader:
+    """Marks services dirty and reloads each once per burst (see the module docstring)."""
+
     def __init__(
         self, settings: Settings, runner: Runner, *, quiet: float = 0.5, max_wait: float = 10.0
     ) -> None:
