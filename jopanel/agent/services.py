@@ -269,9 +269,12 @@ class Hosting:
             homefiles.grant_user(home_fd, uid, TRAVERSE)
             for relative in want.docroots:
                 try:
+                    new = not homefiles.exists_at(home_fd, relative)
                     with homefiles.open_subdir(home_fd, relative, create=True, owner=owner) as fd:
                         homefiles.grant_user(fd, uid, READ_TRAVERSE)
                         homefiles.grant_user(fd, uid, READ_TRAVERSE, default=True)
+                        if new:
+                            self._welcome_page(fd, owner)
                 except UnsafePath as exc:
                     log.warning("%s: not touching %s: %s", config.username, relative, exc)
             for relative, mode in PRIVATE_DIRS:
@@ -282,6 +285,14 @@ class Hosting:
                         pass
                 except UnsafePath as exc:
                     log.warning("%s: not touching %s: %s", config.username, relative, exc)
+
+    def _welcome_page(self, docroot_fd: int, owner: tuple[int, int]) -> None:
+        """A new document root starts with the skeleton's index.html, as public_html does."""
+        try:
+            page = (self.settings.skel_dir / "public_html/index.html").read_bytes()
+        except FileNotFoundError:
+            return
+        homefiles.write_file_at(docroot_fd, "index.html", page, owner=owner, mode=0o644)
 
     # --- authorized_keys ------------------------------------------------------------------
     def keys_problem(self, config: UserConfig, want: Wanted) -> str | None:

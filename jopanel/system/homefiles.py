@@ -182,6 +182,15 @@ def open_subdir(
         os.close(fd)
 
 
+def exists_at(home_fd: int, relative: str) -> bool:
+    """Whether the directory `relative` exists below the home (UnsafePath if a link)."""
+    try:
+        with open_subdir(home_fd, relative):
+            return True
+    except FileNotFoundError:
+        return False
+
+
 # --- one file in a directory descriptor --------------------------------------------------
 
 

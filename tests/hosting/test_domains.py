@@ -41,6 +41,11 @@ def test_every_kind_gets_its_spec_document_root(op: Op, root: Path) -> None:
         docroot = root / row["document_root"].lstrip("/")
         assert docroot.is_dir()
         assert docroot.stat().st_uid == 20000
+        welcome = docroot / "index.html"  # a new document root starts with the skeleton's page
+        assert (welcome.stat().st_uid, welcome.read_text()) == (
+            20000,
+            (root / "etc/jopanel/skel/public_html/index.html").read_text(),
+        )
     vhost = (root / VHOST).read_text()
     assert "server_name joko.example.com joko.example.net;" in vhost
     assert f"root {root}/home/joko/domains/shop.example.org/public_html;" in vhost
