@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 Result = Literal["migrated", "skipped", "failed"]
 KINDS = ("package", "admin", "account", "domain")
@@ -78,8 +79,10 @@ class Report:
 
     def render(self, console: Console, *, verbose: bool = False) -> None:
         """Counts per kind, then every row that was not migrated (all rows if verbose)."""
-        title = "V1 -> V2 migration" + (" (dry run: nothing written)" if self.dry_run else "")
-        summary = Table(title=title)
+        summary = Table(
+            title="V1 -> V2 migration",
+            caption="dry run: nothing was written" if self.dry_run else None,
+        )
         summary.add_column("kind")
         for result in RESULTS:
             summary.add_column(result, justify="right")
@@ -96,15 +99,15 @@ class Report:
             for o in rows:
                 style = {"failed": "red", "skipped": "yellow"}.get(o.result)
                 reason = o.reason or "; ".join(o.notes)
-                detail.add_row(
-                    o.kind, str(o.v1_id), o.v1_name, o.v2_name or "", o.result, reason, style=style
-                )
+                # Text, not markup: V1 values and reasons hold brackets ("^[a-z]...").
+                cells = (o.kind, str(o.v1_id), o.v1_name, o.v2_name or "", o.result, reason)
+                detail.add_row(*(Text(c) for c in cells), style=style)
             console.print(detail)
         noted = sum(1 for o in self.outcomes if o.result == "migrated" and o.notes)
         for notice in self.notices:
-            console.print(f"note: {notice}")
+            console.print(Text(f"note: {notice}"))
         if self.backup:
-            console.print(f"backup: {self.backup['path']} (restore verified)")
+            console.print(Text(f"backup: {self.backup['path']} (restore verified)"))
         actions = ", ".join(f"{n} {a}" for a, n in self.actions().items())
         console.print(
             f"{totals['migrated']} migrated, {totals['skipped']} skipped, {totals['failed']} failed"
