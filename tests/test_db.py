@@ -20,7 +20,7 @@ from jopanel.auth.passwords import hash_password, verify_password
 from jopanel.db import audit
 from jopanel.db.index import STALE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
 from jopanel.db.migrate import check
-from jopanel.db.models import PanelUser
+from jopanel.db.models import AuthSession, PanelUser, RefreshToken
 from jopanel.db.session import init_db, make_engine, make_sessionmaker, session_scope
 from jopanel.settings import Settings
 
@@ -207,6 +207,21 @@ def test_auth_sessions_on_every_backend(sessions: sessionmaker[Session]) -> None
         service.authenticate(db, rotated.access_token)
     with pytest.raises(NotAuthenticated), session_scope(sessions) as db:
         service.login(db, "admin", "wrong password", "10.0.0.1")
+    # Ended sessions are pruned at the user's next login, with their refresh tokens.
+    with session_scope(sessions) as db:
+        old = db.get(AuthSession, principal.session_id)
+        assert old is not None
+        old.expires_at = datetime.now(UTC) - timedelta(days=1)
+    with session_scope(sessions) as db:
+        service.login(db, "admin", "a long password", "10.0.0.1")
+    with session_scope(sessions) as db:
+        assert db.get(AuthSession, principal.session_id) is None
+        assert (
+            db.scalars(
+                select(RefreshToken).where(RefreshToken.session_id == principal.session_id)
+            ).all()
+            == []
+        )
 
 
 def test_password_helpers() -> None:

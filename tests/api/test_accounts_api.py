@@ -431,6 +431,16 @@ def test_audit_log_has_a_row_per_mutation_and_login(api: Api) -> None:
     assert [(r["action"], r["result"], r["actor"]) for r in rows] == [
         ("users.create", "ok", "admin")
     ]
+    assert rows[0]["detail"] == "201 domain sara.example.com, package default"
+    etag = api.request("GET", "/api/admin/users/sara", as_="admin").headers["ETag"]
+    change = {"account": {"contact_email": "s@example.com"}, "limits": {"max_databases": 2}}
+    api.request(
+        "PUT", "/api/admin/users/sara", json=change, headers={"If-Match": etag}, as_="admin"
+    )
+    rows = api.request(
+        "GET", "/api/admin/audit-logs", params={"target": "sara"}, as_="admin"
+    ).json()["items"]
+    assert rows[0]["detail"] == "200 fields account.contact_email, limits.max_databases"
     denied = api.request("POST", "/api/admin/users/sara/suspend", as_="account_a")
     assert denied.status_code == 403
     rows = api.request(

@@ -97,6 +97,9 @@ def create_user(
     """Config files, Linux user, home, services, panel login and index entry, or nothing.
     The owner is the creating admin or reseller (an admin may name a reseller)."""
     request.state.audit_target = body.username
+    request.state.audit_detail = (
+        f"domain {body.primary_domain}, package {body.package or 'default'}"
+    )
     view = ctx.accounts.create(principal, body)
     response.headers["Location"] = f"/api/admin/users/{body.username}"
     return detail_response(view, response)
@@ -124,12 +127,17 @@ def update_user(
     body: UserUpdate,
     principal: Staff,
     ctx: Ctx,
+    request: Request,
     response: Response,
     if_match: Annotated[
         str | None, Header(description="the ETag of the revision this change is based on")
     ] = None,
 ) -> AccountDetail:
     """Refused with 412 when the account changed since the ETag was read."""
+    changed = body.model_dump(exclude_none=True)
+    request.state.audit_detail = "fields " + ", ".join(
+        f"{part}.{name}" for part, values in changed.items() for name in values
+    )
     if if_match is None:
         raise PreconditionRequired("send If-Match with the ETag from GET", field="If-Match")
     view = ctx.accounts.update(principal, username, body, expected_revision(if_match))
