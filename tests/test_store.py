@@ -15,7 +15,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from jopanel.errors import Conflict, NotFound, StaleRevision, ValidationFailed
+from jopanel.errors import ConfigCorrupt, Conflict, NotFound, StaleRevision, ValidationFailed
 from jopanel.schemas import Package, UserConfig
 from jopanel.schemas.hosting import Cron, CronJob
 from jopanel.settings import Settings, load_settings
@@ -349,6 +349,28 @@ def test_a_write_over_a_missing_file_is_refused_as_a_hand_edit(
     with pytest.raises(Conflict, match="edited by hand"):
         with_notes(store, joko, "would hide the loss")
     assert snapshot(settings.etc_dir) == before
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda link: os.symlink("/etc", link),
+        lambda link: os.symlink(".revisions/other/00000001", link),
+        lambda link: os.symlink(".revisions/joko/../../../../etc", link),
+        lambda link: link.mkdir(),
+        lambda link: link.write_text("{}"),
+    ],
+    ids=["outside", "other-account", "dotdot", "plain-dir", "plain-file"],
+)
+def test_anything_but_a_revision_link_is_refused_as_corrupt(
+    store: ConfigStore, settings: Settings, make: Any
+) -> None:
+    make(settings.users_dir / "joko")
+    with pytest.raises(ConfigCorrupt) as caught:
+        store.read("joko")
+    assert caught.value.field == "joko"
+    with pytest.raises(ConfigCorrupt):
+        create(store, "joko")
 
 
 # --- leftovers of interrupted writes -------------------------------------------------------

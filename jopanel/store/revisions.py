@@ -127,6 +127,10 @@ class ConfigStore:
             target = os.readlink(link)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # EINVAL: a plain file or directory where the link belongs
+            raise ConfigCorrupt(
+                f"{link} is not a revision symlink ({exc.strerror})", field=username
+            ) from None
         seq_name = Path(target).name
         expected = f".revisions/{username}/{seq_name}"
         if target != expected or not SEQ_RE.fullmatch(seq_name):
