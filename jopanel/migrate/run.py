@@ -41,6 +41,7 @@ from ..settings import Settings
 from ..store import DEFAULT_PACKAGE
 from ..system.phpfpm import installed_versions
 from ..system.sandbox import init_root
+from .accounts_cache import CachedAccounts
 from .backup import backup
 from .introspect import V1Source, load, open_v1
 from .mapping import AccountPlan, AdminPlan, Options, PackagePlan, Plan, build_plan
@@ -108,6 +109,7 @@ class Migration:
         self.dry_run = options.dry_run
         self.agent = LocalAgent(settings)
         self.ctx = self.agent.ctx
+        self.ctx.accounts = CachedAccounts(settings, self.ctx.runner)
 
     # --- steps ---------------------------------------------------------------------------
     def _plan(self, report: Report) -> Plan:
