@@ -70,7 +70,8 @@ class Web:
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
 
     def get(self, host: str, path: str = "/") -> httpx.Response:
-        return self.client.get(path, headers={"Host": host})
+        # A fresh connection each time: a reload retires the workers holding idle ones.
+        return self.client.get(path, headers={"Host": host, "Connection": "close"})
 
     def until(
         self, host: str, path: str, expect: Callable[[httpx.Response], bool]
@@ -78,7 +79,10 @@ class Web:
         last: list[httpx.Response] = []
 
         def ok() -> bool:
-            last[:] = [self.get(host, path)]
+            try:
+                last[:] = [self.get(host, path)]
+            except httpx.TransportError:  # nginx between configs: try again
+                return False
             return expect(last[0])
 
         wait_for(ok, f"http://{host}{path}")
