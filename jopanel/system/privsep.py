@@ -1,4 +1,6 @@
-"""`python -m jopanel.system.privsep FILE`: run `sshd -t -f FILE` where /run/sshd is missing.
+"""`python -m jopanel.system.privsep FILE [CONNECTION]`: `sshd -t -f FILE` (or, given a
+connection spec like `user=joko,host=h,addr=127.0.0.1`, `sshd -T -C SPEC -f FILE`, the
+settings sshd would apply to that connection) where /run/sshd is missing.
 
 sshd refuses even to test a config without its privilege separation directory, which only
 exists on a host while openssh-server's unit has created it. Rather than create
@@ -27,9 +29,15 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
+def sshd_argv(sshd: str, config: str, connection: str | None) -> list[str]:
+    if connection is None:
+        return [sshd, "-t", "-f", config]
+    return [sshd, "-T", "-C", connection, "-f", config]
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) != 1:
-        sys.exit("usage: python -m jopanel.system.privsep SSHD_CONFIG")
+    if len(argv) not in (1, 2):
+        sys.exit("usage: python -m jopanel.system.privsep SSHD_CONFIG [user=U,host=H,addr=A]")
     sshd = shutil.which("sshd", path=SAFE_PATH)
     if sshd is None:
         sys.exit("sshd is not installed")
@@ -38,7 +46,7 @@ def main(argv: list[str]) -> None:
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     _check(libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, b"mode=0755,size=64k"), "mount /run")
     os.mkdir(PRIVSEP_DIR, 0o755)
-    os.execv(sshd, [sshd, "-t", "-f", argv[0]])
+    os.execv(sshd, sshd_argv(sshd, argv[0], argv[1] if len(argv) == 2 else None))
 
 
 if __name__ == "__main__":

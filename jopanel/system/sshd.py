@@ -135,6 +135,31 @@ class Sshd(ConfigFamily):
             return ["sshd", "-t", "-f", str(main_config)]
         return [sys.executable, "-m", "jopanel.system.privsep", str(main_config)]
 
+    def effective(self, username: str, addr: str = "127.0.0.1") -> dict[str, str]:
+        """What the real sshd would apply to `username` connecting from `addr`, given
+        the live JoPanel files (`sshd -T -C`): lowercase keyword -> value."""
+        validate.username(username)
+        connection = f"user={username},host=client.invalid,addr={addr}"
+        with self.staged({}) as stage:
+            main = stage / "sshd_config"
+            key = self._host_key(self.check_key)
+            main.write_text(
+                self.render_main(
+                    self.live_dir, host_key=key, pid=stage / "sshd.pid", purpose="sshd -T"
+                ),
+                encoding="utf-8",
+            )
+            if os.path.isdir(PRIVSEP_DIR):
+                argv = ["sshd", "-T", "-C", connection, "-f", str(main)]
+            else:
+                argv = [sys.executable, "-m", "jopanel.system.privsep", str(main), connection]
+            done = self.runner.run(argv, timeout=60)
+        settings: dict[str, str] = {}
+        for line in done.stdout.splitlines():
+            keyword, _, value = line.partition(" ")
+            settings.setdefault(keyword, value)
+        return settings
+
 
 def key_fingerprint(runner: Runner, key_line: str) -> str:
     """SHA256 fingerprint as `ssh-keygen -l` computes it (the key must parse for it)."""

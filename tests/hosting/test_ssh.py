@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from jopanel.agent.context import AgentContext
 from jopanel.errors import Conflict, NotFound, ValidationFailed
+from jopanel.system.sshd import Sshd
 from tests.conftest import Op, new_user
 from tests.hosting.conftest import make_key
 
@@ -132,3 +134,37 @@ def test_modes_render_checked_match_blocks(op: Op, root: Path) -> None:
     assert op("get_config", username="joko").data["ssh"]["enabled"] is False
     op("ssh_mode_set", username="joko", mode="sftp_chroot")
     assert (root / MATCH).read_text() == chroot
+
+
+def test_the_real_sshd_applies_each_mode_to_the_account_only(op: Op, ctx: AgentContext) -> None:
+    new_user(op, "joko")
+    sshd = Sshd(ctx.settings, ctx.runner)
+    root = ctx.settings.root
+    keys = ("chrootdirectory", "forcecommand", "disableforwarding", "permittty", "denyusers")
+
+    def effective(user: str = "joko") -> dict[str, str | None]:
+        settings = sshd.effective(user)
+        return {k: settings.get(k) for k in keys}
+
+    assert effective() == {
+        "chrootdirectory": f"{root}/home",
+        "forcecommand": "internal-sftp -d /joko",
+        "disableforwarding": "yes",
+        "permittty": "no",
+        "denyusers": None,
+    }
+    assert effective("budi") == {
+        "chrootdirectory": "none",
+        "forcecommand": "none",
+        "disableforwarding": "no",
+        "permittty": "yes",
+        "denyusers": None,
+    }
+    op("ssh_mode_set", username="joko", mode="shell")
+    shell = sshd.effective("joko")
+    assert (shell["chrootdirectory"], shell["forcecommand"]) == ("none", "none")
+    assert (shell["allowtcpforwarding"], shell["x11forwarding"]) == ("no", "no")
+    op("suspend_user", username="joko")
+    assert effective()["denyusers"] == "joko"
+    op("unsuspend_user", username="joko")
+    assert effective()["denyusers"] is None
