@@ -14,6 +14,7 @@ EXPECTED_OPS = [
     "domain_remove",
     "get_config",
     "import_user",
+    "index_entries",
     "list_users",
     "package_create",
     "package_delete",
