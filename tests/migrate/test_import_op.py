@@ -84,3 +84,15 @@ def test_a_failure_part_way_leaves_nothing(root: Path) -> None:
         execute(AgentContext(settings), "import_user", payload(), actor="test")
     assert tree(root, ("run",)) == before
     assert "sari" not in parse_passwd(root / "etc/passwd")
+
+
+def test_every_account_drift_kind_is_known() -> None:
+    """import_user(apply_services=False) applies these kinds; a new one must be listed."""
+    import inspect
+    import re
+
+    from jopanel.agent import converge
+    from jopanel.agent.ops.adopt import ACCOUNT_DRIFT
+
+    kinds = set(re.findall(r'Drift\(\s*"([a-z_]+)"', inspect.getsource(converge)))
+    assert kinds and kinds <= ACCOUNT_DRIFT
