@@ -214,3 +214,14 @@ def test_public_suffixes_cannot_be_held(op: Op, suffix: str) -> None:
         with pytest.raises(ValidationFailed, match=f"{suffix} is a public suffix"):
             op("domain_add", username="joko", domain=suffix, type=kind)
     op("domain_add", username="joko", domain=f"joko.{suffix}")
+
+
+def test_a_claim_left_by_a_crash_does_not_block(op: Op, ctx: AgentContext, root: Path) -> None:
+    new_user(op, "joko")
+    new_user(op, "budi")
+    # budi's claim on a name budi's config does not list (a crash between claim and write).
+    (root / "etc/jopanel/domains/shop.example.org").symlink_to("budi")
+    op("domain_add", username="joko", domain="shop.example.org")
+    assert ctx.claims.owner("shop.example.org") == "joko"
+    (root / "etc/jopanel/domains/example.net").symlink_to("budi")
+    op("domain_add", username="joko", domain="www.example.net", type="alias")

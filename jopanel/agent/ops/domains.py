@@ -17,7 +17,7 @@ import idna
 from pydantic import Field
 
 from ... import validate
-from ...errors import Conflict, NotFound, ValidationFailed
+from ...errors import Conflict, JoPanelError, NotFound, ValidationFailed
 from ...schemas import AddonDomain, Domains, Subdomain, UserConfig
 from ...schemas.base import Domain, Username
 from ...schemas.bundle import parse_model
@@ -148,13 +148,24 @@ def is_public_suffix(name: str) -> bool:
     return name in rules or (f"*.{parent}" in rules and f"!{name}" not in rules)
 
 
+def _held_by_other(ctx: AgentContext, username: str, name: str) -> bool:
+    """Another account claims `name` and still lists it (a claim left by a crash does not
+    count: the claim step takes it over, as DomainClaims.claim does)."""
+    owner = ctx.claims.owner(name)
+    if owner is None or owner == username:
+        return False
+    try:
+        return name in ctx.store.read(owner).domains.all_names()
+    except JoPanelError:
+        return False
+
+
 def _check_not_under_others(ctx: AgentContext, username: str, fqdn: str) -> None:
     """Refuse `shop.example.com` when another account owns `example.com`."""
     labels = fqdn.split(".")
     for start in range(1, len(labels) - 1):
         suffix = ".".join(labels[start:])
-        owner = ctx.claims.owner(suffix)
-        if owner is not None and owner != username:
+        if _held_by_other(ctx, username, suffix):
             raise Conflict(f"{fqdn} is under {suffix}, which belongs to another account")
 
 
@@ -185,8 +196,7 @@ def add_domain(ctx: AgentContext, config: UserConfig, p: DomainAdd) -> tuple[Use
         # Holding one would also block everyone else's names under it (see below).
         raise ValidationFailed(f"{fqdn} is a public suffix, not a domain", field="domain")
     _check_limit(config, p.type)
-    owner = ctx.claims.owner(fqdn)
-    if owner is not None and owner != config.username:
+    if _held_by_other(ctx, config.username, fqdn):
         raise Conflict(f"{fqdn} already belongs to another account", field="domain")
     _check_not_under_others(ctx, config.username, fqdn)
     # Re-validate the whole document (uniqueness, parents) exactly as it will be stored.
