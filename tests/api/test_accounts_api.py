@@ -343,6 +343,9 @@ def test_a_failing_index_never_fails_the_request_and_reindex_repairs_it(api: Api
         conn.execute(text("DROP TABLE account_index"))
     response = api.request("POST", "/api/admin/users", json=new_account("pete"), as_="admin")
     assert response.status_code == 201  # the change stands; the index is marked stale
+    with session_scope(api.app.state.ctx.sessions) as db:
+        assert UserRepositoryDB(db).is_stale()
+    assert api.request("GET", "/api/admin/users/pete", as_="admin").status_code == 200
     assert "pete" in names(api)  # the next list rebuilds the stale index first
 
 
