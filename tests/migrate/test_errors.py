@@ -131,3 +131,28 @@ def test_users_table_without_password_hash_is_not_v1(root: Path) -> None:
     finally:
         conn.close()
         v1fixture.drop(database)
+
+
+def test_a_password_login_reads_and_backs_up_with_its_password_off_argv(
+    root: Path, small_v1: v1fixture.Fixture, tmp_path: Path
+) -> None:
+    """A V1 login with a password (quotes, backslash, #, spaces): given on stdin, it reaches
+    PyMySQL and mariadb-dump (through the 0600 option file), never a command line."""
+    user = f"mig_{small_v1.database[-8:]}"
+    password = "p\"w \\ # 1'x"
+    conn = v1fixture.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE USER %s@'localhost' IDENTIFIED BY %s", (user, password))
+            pattern = small_v1.database.replace("_", "\\_") + "%%"  # %% for PyMySQL
+            cur.execute(f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO %s@'localhost'", (user,))
+        url = f"mysql+pymysql://{user}@localhost/{small_v1.database}"
+        base = ("--json", "migrate-v1", "--from", url, "--no-progress", "--password-stdin")
+        wrong = cli(root, *base, input="not it\n", check=False)
+        assert wrong.returncode == 9 and "wrong credentials?" in wrong.stderr
+        proc = cli(root, *base, "--backup-dir", str(tmp_path / "b"), input=password + "\n")
+        assert json.loads(proc.stdout)["backup"]["verified"] is True
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("DROP USER IF EXISTS %s@'localhost'", (user,))
+        conn.close()
