@@ -275,6 +275,8 @@ class Migration:
     def run(self) -> Report:
         started = time.monotonic()
         report = Report(source=self.options.source.display, shape="", dry_run=self.dry_run)
+        suffix = self.options.default_domain_suffix
+        validate.domain(f"example.{suffix}", "--default-domain-suffix")  # before any work
         if not self.dry_run:
             init_root(self.settings)
         plan = self._plan(report)
