@@ -7,6 +7,9 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
+from jopanel.errors import Conflict, ValidationFailed
 from jopanel.schemas import KINDS, compute_revision
 from jopanel.system.accounts import parse_passwd
 from jopanel.system.crypt import verify_password
@@ -142,3 +145,31 @@ def test_existing_system_account_is_never_taken_over(op: Op, root: Path) -> None
         raise AssertionError("took over an existing Linux account")
     assert not (root / "etc/jopanel/users/legacy").exists()
     assert os.listdir(root / "home") == []
+
+
+@pytest.mark.parametrize(
+    ("domain", "error"),
+    [
+        ("co.uk", ValidationFailed),  # a public suffix
+        ("joko.example.com", Conflict),  # another account's primary
+        ("shop.joko.example.com", Conflict),  # under another account's domain
+    ],
+)
+def test_primary_domain_rules_on_create_and_update(
+    op: Op, root: Path, domain: str, error: type[Exception]
+) -> None:
+    new_user(op, "joko")
+    before = (root / "etc/passwd").read_text()
+    with pytest.raises(error):
+        op(
+            "create_user",
+            username="bravo",
+            password="correct horse 1",
+            contact_email="b@example.com",
+            primary_domain=domain,
+        )
+    assert (root / "etc/passwd").read_text() == before
+    new_user(op, "bravo")
+    with pytest.raises(error):
+        op("update_user_config", username="bravo", account={"primary_domain": domain})
+    assert op("get_config", username="bravo").data["domains"]["primary"] == "bravo.example.com"

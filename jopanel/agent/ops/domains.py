@@ -9,24 +9,21 @@ account's lock, so two concurrent adds cannot both slip under a limit.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
-import idna
 from pydantic import Field
 
 from ... import validate
-from ...errors import Conflict, JoPanelError, NotFound, ValidationFailed
+from ...errors import Conflict, NotFound, ValidationFailed
 from ...schemas import AddonDomain, Domains, Subdomain, UserConfig
 from ...schemas.base import Domain, Username
 from ...schemas.bundle import parse_model
 from ..context import AgentContext, Call
+from ..domain_rules import check_hostname_available
 from ..registry import OpResult, Payload, op
 from .users import _change
 
 DomainKind = Literal["addon", "subdomain", "alias"]
-PUBLIC_SUFFIX_LIST = Path("/usr/share/publicsuffix/public_suffix_list.dat")
 
 LIMIT_OF: dict[str, str] = {
     "addon": "max_addon_domains",
@@ -118,57 +115,6 @@ def _split_subdomain(config: UserConfig, text: str, parent: str | None) -> tuple
     return label, parent
 
 
-@lru_cache(maxsize=1)
-def _public_suffixes() -> frozenset[str]:
-    """Rules of the Public Suffix List (Debian's `publicsuffix` package), if installed."""
-    try:
-        text = PUBLIC_SUFFIX_LIST.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return frozenset()
-    rules = set()
-    for line in text.splitlines():
-        rule = line.strip().split(" ")[0]
-        if not rule or rule.startswith("//"):
-            continue
-        prefix = "!" if rule.startswith("!") else "*." if rule.startswith("*.") else ""
-        name = rule[len(prefix) :]
-        if not name.isascii():
-            try:
-                name = idna.encode(name, uts46=True).decode("ascii")
-            except idna.IDNAError:
-                continue
-        rules.add(prefix + name)
-    return frozenset(rules)
-
-
-def is_public_suffix(name: str) -> bool:
-    """`co.uk`, `github.io`: names under which anyone registers, so no account may hold one."""
-    rules = _public_suffixes()
-    parent = name.partition(".")[2]
-    return name in rules or (f"*.{parent}" in rules and f"!{name}" not in rules)
-
-
-def _held_by_other(ctx: AgentContext, username: str, name: str) -> bool:
-    """Another account claims `name` and still lists it (a claim left by a crash does not
-    count: the claim step takes it over, as DomainClaims.claim does)."""
-    owner = ctx.claims.owner(name)
-    if owner is None or owner == username:
-        return False
-    try:
-        return name in ctx.store.read(owner).domains.all_names()
-    except JoPanelError:
-        return False
-
-
-def _check_not_under_others(ctx: AgentContext, username: str, fqdn: str) -> None:
-    """Refuse `shop.example.com` when another account owns `example.com`."""
-    labels = fqdn.split(".")
-    for start in range(1, len(labels) - 1):
-        suffix = ".".join(labels[start:])
-        if _held_by_other(ctx, username, suffix):
-            raise Conflict(f"{fqdn} is under {suffix}, which belongs to another account")
-
-
 def add_domain(ctx: AgentContext, config: UserConfig, p: DomainAdd) -> tuple[UserConfig, str]:
     """The config with the domain added (limits and ownership checked); and its name."""
     d = config.domains
@@ -192,13 +138,8 @@ def add_domain(ctx: AgentContext, config: UserConfig, p: DomainAdd) -> tuple[Use
             domains = d.model_copy(update={"alias_domains": [*d.alias_domains, fqdn]})
     if fqdn in d.all_names():
         raise Conflict(f"{fqdn} is already a domain of this account", field="domain")
-    if is_public_suffix(fqdn):
-        # Holding one would also block everyone else's names under it (see below).
-        raise ValidationFailed(f"{fqdn} is a public suffix, not a domain", field="domain")
     _check_limit(config, p.type)
-    if _held_by_other(ctx, config.username, fqdn):
-        raise Conflict(f"{fqdn} already belongs to another account", field="domain")
-    _check_not_under_others(ctx, config.username, fqdn)
+    check_hostname_available(ctx, config.username, fqdn, "domain")
     # Re-validate the whole document (uniqueness, parents) exactly as it will be stored.
     checked = parse_model(Domains, domains.model_dump(), "domains")
     return config.with_(domains=checked), fqdn

@@ -17,6 +17,7 @@ from ...store.locks import global_lock
 from ...system.crypt import hash_password
 from ..context import AgentContext, Call
 from ..converge import converge
+from ..domain_rules import check_hostname_available
 from ..flow import Flow
 from ..registry import OpResult, Payload, op
 from ..services import install_account, prune_orphans, remove_account
@@ -138,6 +139,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
         raise ValidationFailed("give either password or password_hash", field="password")
     with ctx.store.lock(name), Flow(call, "create_user") as flow:
         _check_name_free(ctx, name)
+        check_hostname_available(ctx, name, p.primary_domain, "primary_domain")
         with global_lock(ctx.settings, "uids"):
             uid = ctx.accounts.allocate_id()
             config = new_config(
@@ -236,6 +238,7 @@ def _apply_patch(ctx: AgentContext, config: UserConfig, p: UpdateUser) -> UserCo
             limits = ctx.packages.get(new_package).limits()
         new_primary = account_updates.get("primary_domain")
         if new_primary and new_primary != domains.primary:
+            check_hostname_available(ctx, config.username, new_primary, "primary_domain")
             if new_primary in domains.all_names():
                 raise Conflict(
                     f"{new_primary} is already one of this account's domains",
