@@ -20,7 +20,7 @@ from jopanel.auth.passwords import hash_password, verify_password
 from jopanel.db import audit
 from jopanel.db.index import STALE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
 from jopanel.db.migrate import check
-from jopanel.db.models import AuthSession, PanelUser, RefreshToken
+from jopanel.db.models import AccountIndex, AuthSession, PanelUser, RefreshToken
 from jopanel.db.session import init_db, make_engine, make_sessionmaker, session_scope
 from jopanel.settings import Settings
 
@@ -135,7 +135,17 @@ def test_index_restricts_by_viewer_and_searches(sessions: sessionmaker[Session])
         assert repo.search(Viewer("admin", "admin"), search="_")[1] == 0
         page, total = repo.search(Viewer("admin", "admin"), page=2, per_page=2)
         assert ([r.username for r in page], total) == (["cara"], 3)
-        anna = repo.search(Viewer("admin", "admin"), search="anna")[0][0]
+        found = repo.search(Viewer("admin", "admin"), search="anna")[0][0]
+        assert found._asdict() == {
+            "username": "anna",
+            "primary_domain": "anna.example.com",
+            "contact_email": "anna@Example.com",
+            "package": "default",
+            "status": "active",
+            "owner": "resone",
+        }
+        anna = db.get(AccountIndex, "anna")
+        assert anna is not None
         assert anna.updated_at.replace(tzinfo=anna.updated_at.tzinfo or UTC) == datetime(
             2026, 1, 1, 8, tzinfo=UTC
         )

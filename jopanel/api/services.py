@@ -21,8 +21,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import validate
 from ..agent.client import Agent
-from ..db.index import SOURCE_KEY, STALE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
-from ..db.models import AccountIndex, PanelUser
+from ..db.index import (
+    SOURCE_KEY,
+    STALE_KEY,
+    SummaryRow,
+    UserRepositoryDB,
+    index_change,
+    mark_stale,
+    reindex,
+)
+from ..db.models import PanelUser
 from ..db.session import session_scope
 from ..errors import AgentUnavailable, Conflict, Forbidden, NotFound, ValidationFailed
 from ..settings import Settings
@@ -148,17 +156,23 @@ class AccountService:
         package: str | None,
         page: int,
         per_page: int,
-    ) -> tuple[list[AccountIndex], int]:
-        self.ensure_fresh(principal.actor)
-        with session_scope(self.sessions) as db:
-            return UserRepositoryDB(db).search(
-                principal,
-                search=search,
-                status=status,
-                package=package,
-                page=page,
-                per_page=per_page,
-            )
+    ) -> tuple[list[SummaryRow], int]:
+        """A page of the index, rebuilt first when it is stale or behind the disk."""
+        stamp = self.freshness.stamp()
+        for attempt in (1, 2):
+            with session_scope(self.sessions) as db:
+                repo = UserRepositoryDB(db)
+                if attempt == 2 or not self._behind(repo, stamp):
+                    return repo.search(
+                        principal,
+                        search=search,
+                        status=status,
+                        package=package,
+                        page=page,
+                        per_page=per_page,
+                    )
+            self._rebuild_or_carry_on(principal.actor)
+        raise AssertionError("unreachable")
 
     # --- index -----------------------------------------------------------------------
     def reindex(self, actor: str) -> int:
@@ -166,23 +180,29 @@ class AccountService:
         with self._reindex_lock:
             return rebuild_index(self.settings, self.fs.agent, self.sessions, actor)
 
-    def ensure_fresh(self, actor: str) -> None:
-        """Reindex when the index is marked stale or the accounts changed behind our back."""
-        stamp = self.freshness.stamp()
+    @staticmethod
+    def _behind(repo: UserRepositoryDB, stamp: str | None) -> bool:
         try:
-            with session_scope(self.sessions) as db:
-                states = UserRepositoryDB(db).states()
-            stale = STALE_KEY in states or (stamp is not None and states.get(SOURCE_KEY) != stamp)
+            states = repo.states()
         except SQLAlchemyError:
             log.exception("cannot read the index state")
-            return
-        if stale:
-            log.info("account index is behind the disk; rebuilding")
-            try:
-                self.reindex(actor)
-            except AgentUnavailable:
-                # The list is answered from the index; a stale answer beats none.
-                log.warning("agent unreachable: answering from a possibly stale index")
+            return False
+        return STALE_KEY in states or (stamp is not None and states.get(SOURCE_KEY) != stamp)
+
+    def _rebuild_or_carry_on(self, actor: str) -> None:
+        log.info("account index is behind the disk; rebuilding")
+        try:
+            self.reindex(actor)
+        except AgentUnavailable:
+            # The list is answered from the index; a stale answer beats none.
+            log.warning("agent unreachable: answering from a possibly stale index")
+
+    def ensure_fresh(self, actor: str) -> None:
+        """Reindex when the index is marked stale or the accounts changed behind our back."""
+        with session_scope(self.sessions) as db:
+            behind = self._behind(UserRepositoryDB(db), self.freshness.stamp())
+        if behind:
+            self._rebuild_or_carry_on(actor)
 
     def after_change(
         self,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias, TypeVar
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Row, Select, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,10 +31,24 @@ INDEX_FIELDS = (
     "revision",
     "updated_at",
 )
+# What a list answer shows; selected as plain rows, not ORM objects (the hot path).
+LIST_COLUMNS = (
+    AccountIndex.username,
+    AccountIndex.primary_domain,
+    AccountIndex.contact_email,
+    AccountIndex.package,
+    AccountIndex.status,
+    AccountIndex.owner,
+)
 STALE_KEY = "stale"
 SOURCE_KEY = "source_stamp"
 REINDEXED_KEY = "reindexed_at"
 BATCH = 1000
+
+
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+# username, primary_domain, contact_email, package, status, owner
+SummaryRow: TypeAlias = "Row[str, str, str, str, str, str]"
 
 
 class Viewer(Protocol):
@@ -47,7 +61,7 @@ class Viewer(Protocol):
     def role(self) -> str: ...
 
 
-def restrict(stmt: Select[Any], viewer: Viewer) -> Select[Any]:
+def restrict(stmt: S, viewer: Viewer) -> S:
     """Admins see every account, a reseller the accounts it owns, an account itself."""
     if viewer.role == "admin":
         return stmt
@@ -91,9 +105,10 @@ class UserRepositoryDB:
         owner: str | None = None,
         page: int = 1,
         per_page: int = 50,
-    ) -> tuple[list[AccountIndex], int]:
-        """One page of the accounts `viewer` may see, and how many match in all."""
-        stmt = restrict(select(AccountIndex), viewer)
+    ) -> tuple[list[SummaryRow], int]:
+        """One page of the accounts `viewer` may see (the list columns only, as rows), and
+        how many match in all."""
+        stmt = restrict(select(*LIST_COLUMNS), viewer)
         if search:
             pattern = f"%{_like_escape(search.lower())}%"
             stmt = stmt.where(AccountIndex.search_text.like(pattern, escape="\\"))
@@ -105,7 +120,7 @@ class UserRepositoryDB:
             stmt = stmt.where(AccountIndex.owner == owner)
         offset = (page - 1) * per_page
         rows = list(
-            self.db.scalars(stmt.order_by(AccountIndex.username).offset(offset).limit(per_page))
+            self.db.execute(stmt.order_by(AccountIndex.username).offset(offset).limit(per_page))
         )
         if 0 < len(rows) < per_page or (not rows and page == 1):
             return rows, offset + len(rows)  # the last page: no need to count

@@ -53,6 +53,7 @@ def detail_response(view: dict[str, Any], response: Response) -> AccountDetail:
 @router.get(
     "",
     name="users.list",
+    response_model=UserPage,
     summary="List and search accounts (from the index)",
     responses=error_responses(401, 403, 422, 503),
 )
@@ -66,22 +67,18 @@ def list_users(
     package: Annotated[str | None, Query(max_length=32)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> UserPage:
+) -> Response:
     rows, total = ctx.accounts.search(
         principal, search=search, status=status, package=package, page=page, per_page=per_page
     )
-    items = [
-        UserSummary(
-            username=r.username,
-            primary_domain=r.primary_domain,
-            contact_email=r.contact_email,
-            package=r.package,
-            status=r.status,
-            owner=r.owner,
-        )
-        for r in rows
-    ]
-    return UserPage(items=items, total=total, page=page, per_page=per_page)
+    page_out = UserPage(
+        items=[UserSummary.model_validate(r._mapping) for r in rows],
+        total=total,
+        page=page,
+        per_page=per_page,
+    )
+    # Serialised once here; returning the model would have FastAPI validate it again.
+    return Response(page_out.model_dump_json(), media_type="application/json")
 
 
 @router.post(
