@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..auth.passwords import ARGON2ID_PREFIX, BCRYPT_PREFIXES
 from ..db.index import index_change
-from ..db.models import PanelUser
+from ..db.models import AuditLog, PanelUser
 from ..db.session import engine_for, init_db, make_sessionmaker, session_scope
 from ..schemas import UserConfig
 from ..settings import Settings
 from .mapping import BCRYPT_RE, LoginPlan
+
+AUDIT_ACTOR = "migrate-v1"
+AUDIT_ACTION = "import_login"
 
 
 def _db_missing(settings: Settings) -> bool:
@@ -64,25 +67,57 @@ class PanelDB:
             row = db.scalar(select(PanelUser).where(PanelUser.username == username))
             return (row.password_hash, row.role) if row is not None else None
 
+    def imported(self, username: str) -> bool:
+        """Whether migrate-v1 created this login (its audit row says so)."""
+        if self.sessions is None:
+            return False
+        with session_scope(self.sessions) as db:
+            found = db.scalar(
+                select(AuditLog.id)
+                .where(AuditLog.target == username)
+                .where(AuditLog.actor == AUDIT_ACTOR)
+                .where(AuditLog.action == AUDIT_ACTION)
+                .limit(1)
+            )
+            return found is not None
+
     def ensure_login(self, plan: LoginPlan) -> tuple[str, str]:
-        """Create the login if missing. Returns (action, note)."""
+        """Create the login if missing. Returns (action, note).
+
+        The login and an audit row naming migrate-v1 are written in one transaction, so
+        a later run can tell a login it made (maybe rehashed since by a V2 login, or
+        given a new password in V2) from one V2 had of its own (kept, and reported).
+        """
         current = self.login(plan.username)
         if current is not None:
             hashed, role = current
             if hashed == plan.password_hash and role == plan.role:
                 return "unchanged", ""
-            if hashed.startswith(ARGON2ID_PREFIX) and role == plan.role:
-                return "unchanged", "panel password already rehashed at a V2 login"
+            if role == plan.role and self.imported(plan.username):
+                if hashed.startswith(ARGON2ID_PREFIX):
+                    return "unchanged", "panel password rehashed at a V2 login since"
+                return "unchanged", "panel password changed in V2 since: kept"
             return "kept", f"a V2 panel login {plan.username!r} ({role}) exists already: kept"
         if self.dry_run or self.sessions is None:
             return "would create", ""
         with session_scope(self.sessions) as db:
+            now = datetime.now(UTC)
             db.add(
                 PanelUser(
                     username=plan.username,
                     password_hash=plan.password_hash,
                     role=plan.role,
-                    created_at=plan.created_at or datetime.now(UTC),
+                    created_at=plan.created_at or now,
+                )
+            )
+            db.add(
+                AuditLog(
+                    at=now,
+                    actor=AUDIT_ACTOR,
+                    action=AUDIT_ACTION,
+                    target=plan.username,
+                    result="ok",
+                    detail=f"{plan.role} login with the V1 bcrypt hash",
                 )
             )
         return "created", ""
@@ -105,21 +140,21 @@ class PanelDB:
         index_change(self.sessions, upsert=summary)
 
 
-def login_problems(current: tuple[str, str] | None, plan: LoginPlan) -> list[str]:
+def login_problems(current: tuple[str, str] | None, plan: LoginPlan, imported: bool) -> list[str]:
     """Why the panel would not log this V1 user in with the V1 password, if it would not.
 
-    Without the plain password the check is: the login exists with the role, and holds
+    Without the plain password the check is: the login exists with the role and holds
     exactly V1's hash in a form the panel's verifier takes (bcrypt $2a$/$2b$/$2y$, a
-    well-formed cost and salt), or an argon2id hash a V2 login already replaced it with.
+    well-formed cost and salt), or it is the login migrate-v1 made and V2 has rehashed
+    (or reset) its password since.
     """
     if current is None:
         return ["no panel login"]
     hashed, role = current
     problems = [] if role == plan.role else [f"panel role {role!r}, V1 role {plan.role!r}"]
-    if hashed.startswith(ARGON2ID_PREFIX):
-        return problems
     if hashed != plan.password_hash:
-        problems.append("panel password hash differs from V1's")
+        if not imported:
+            problems.append("the panel login is V2's own, not V1's")
     elif not hashed.startswith(BCRYPT_PREFIXES) or not BCRYPT_RE.fullmatch(hashed):
         problems.append("V1 hash is not one the panel verifies")
     elif not 4 <= int(hashed[4:6]) <= 31:

@@ -75,9 +75,11 @@ def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan) -> list
         if shadow.lstrip("!") != plan.login.password_hash:
             problems.append("Linux password hash is not V1's")
     if plan.login is not None:
-        problems += login_problems(panel.login(plan.username), plan.login)
+        name = plan.username
+        problems += login_problems(panel.login(name), plan.login, panel.imported(name))
     return problems
 
 
 def verify_admin(panel: PanelDB, plan: AdminPlan) -> list[str]:
-    return login_problems(panel.login(plan.login.username), plan.login)
+    name = plan.login.username
+    return login_problems(panel.login(name), plan.login, panel.imported(name))

@@ -65,3 +65,20 @@ def test_v1_changes_are_taken_in_and_v2_edits_kept(
     shadow = (settings.root / "etc/shadow").read_text().splitlines()
     assert next(line for line in shadow if line.startswith("user0002:")).split(":")[1][0] == "!"
     assert set(_actions(settings, small_v1, tmp_path).values()) == {"unchanged", "kept"}
+
+
+def test_a_v2_admin_of_the_same_name_is_kept(
+    root: Path, settings: Settings, small_v1: v1fixture.Fixture, tmp_path: Path
+) -> None:
+    from tests.conftest import cli
+    from tests.migrate.conftest import _db
+
+    cli(root, "admin", "create", "admin", "--password-stdin", input="the V2 password\n")
+    before = {u: h for u, h, _r in _db(settings)["logins"]}["admin"]
+    report = run_migration(settings, small_v1.database, tmp_path / "backups")
+    admin = next(o for o in report.outcomes if o.kind == "admin" and o.v2_name == "admin")
+    assert (admin.result, admin.reason) == (
+        "skipped",
+        "a V2 panel login 'admin' (admin) exists already: kept",
+    )
+    assert {u: h for u, h, _r in _db(settings)["logins"]}["admin"] == before
