@@ -325,6 +325,15 @@ class AccountService:
         self.after_change(before, upsert=summary_of(view))
         return view
 
+    def account_op(self, principal: Principal, op: str, payload: dict[str, Any]) -> Any:
+        """Run another op on the caller's own account (domains, keys, PHP), then reindex it."""
+        before = self.freshness.stamp()
+        data = self.fs.run(op, {"username": principal.username, **payload}, principal.actor)
+        if before != self.freshness.stamp():  # a new revision was written
+            view = self.fs.get(principal.username, principal.actor)
+            self.after_change(before, upsert=summary_of(view))
+        return data
+
     def delete(self, principal: Principal, username: str) -> None:
         self.visible(principal, username)
         before = self.freshness.stamp()

@@ -1,4 +1,4 @@
-"""The `jopanel` command: global options, verb groups, and the one place errors become exit codes."""
+"""The `jopanel` command: global options, verb groups, and where errors become exit codes."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ app.command("migrate-v1")(migrate_v1)
 @app.callback()
 def main(
     ctx: typer.Context,
-    root: Annotated[str | None, typer.Option("--root", help="system root (default JOPANEL_ROOT or /)")] = None,
+    root: Annotated[
+        str | None, typer.Option("--root", help="system root (default JOPANEL_ROOT or /)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     ctx.obj = CliState(root=root, as_json=as_json)

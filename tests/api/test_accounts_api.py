@@ -107,7 +107,7 @@ def test_duplicate_username_or_domain_is_409(api: Api) -> None:
         as_="admin",
     )
     assert same_domain.status_code == 409
-    assert same_domain.json()["field"] == "domain"
+    assert same_domain.json()["field"] == "primary_domain"
     assert "gina" not in names(api)
     reseller_name = api.request("POST", "/api/admin/users", json=new_account(RESELLER), as_="admin")
     assert reseller_name.status_code == 409
@@ -503,3 +503,21 @@ def test_api_changes_keep_the_index_in_sync_without_a_rebuild(api: Api) -> None:
     assert names(api, search="tina", status="suspended") == ["tina"]
     with session_scope(api.app.state.ctx.sessions) as db:
         assert UserRepositoryDB(db).get_state(REINDEXED_KEY) == rebuilt
+
+
+def test_hosting_changes_by_the_account_keep_the_index_in_sync(api: Api) -> None:
+    names(api)  # in sync now
+    with session_scope(api.app.state.ctx.sessions) as db:
+        rebuilt = UserRepositoryDB(db).get_state(REINDEXED_KEY)
+    added = api.request(
+        "POST", "/api/user/domains", json={"domain": "anna-shop.example.org"}, as_="account_a"
+    )
+    assert added.status_code == 201, added.text
+    removed = api.request("DELETE", "/api/user/domains/anna-shop.example.org", as_="account_a")
+    assert removed.status_code == 204
+    etag = api.request("GET", "/api/admin/users/anna", as_="admin").headers["ETag"]
+    with session_scope(api.app.state.ctx.sessions) as db:
+        repo = UserRepositoryDB(db)
+        assert repo.get_state(REINDEXED_KEY) == rebuilt  # no full rebuild was needed
+        row = db.get(AccountIndex, "anna")
+        assert row is not None and etag.strip('"') == row.revision

@@ -129,9 +129,7 @@ def add_domain(body: DomainIn, principal: HostingAccount, ctx: Ctx, request: Req
     """Limits come from the account's limits.json (409 when reached); a domain another
     account holds, or one under another account's domain, is a 409 too."""
     request.state.audit_target = principal.username
-    data = ctx.agent.execute(
-        "domain_add", {"username": principal.username, **body.model_dump()}, actor=principal.actor
-    ).data
+    data = ctx.accounts.account_op(principal, "domain_add", body.model_dump())
     return DomainOut.model_validate(data)
 
 
@@ -149,9 +147,7 @@ def remove_domain(
     request: Request,
 ) -> Response:
     request.state.audit_target = principal.username
-    ctx.agent.execute(
-        "domain_remove", {"username": principal.username, "domain": name}, actor=principal.actor
-    )
+    ctx.accounts.account_op(principal, "domain_remove", {"domain": name})
     return Response(status_code=204)
 
 
@@ -179,9 +175,7 @@ def add_key(body: SshKeyIn, principal: HostingAccount, ctx: Ctx, request: Reques
     """Options (`command=…`), DSA and RSA under 2048 bits are refused; `ssh-keygen -l`
     must accept the key and agree on its fingerprint."""
     request.state.audit_target = principal.username
-    data = ctx.agent.execute(
-        "ssh_key_add", {"username": principal.username, "key": body.key}, actor=principal.actor
-    ).data
+    data = ctx.accounts.account_op(principal, "ssh_key_add", {"key": body.key})
     return SshKeyOut.model_validate(data)
 
 
@@ -199,8 +193,7 @@ def remove_key(
     request: Request,
 ) -> Response:
     request.state.audit_target = principal.username
-    payload = {"username": principal.username, "fingerprint": name}
-    ctx.agent.execute("ssh_key_remove", payload, actor=principal.actor)
+    ctx.accounts.account_op(principal, "ssh_key_remove", {"fingerprint": name})
     return Response(status_code=204)
 
 
@@ -212,9 +205,5 @@ def remove_key(
 )
 def set_php(body: PhpIn, principal: HostingAccount, ctx: Ctx, request: Request) -> PhpOut:
     request.state.audit_target = principal.username
-    data = ctx.agent.execute(
-        "php_version_set",
-        {"username": principal.username, "version": body.version},
-        actor=principal.actor,
-    ).data
+    data = ctx.accounts.account_op(principal, "php_version_set", {"version": body.version})
     return PhpOut.model_validate(data)
