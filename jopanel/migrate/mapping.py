@@ -8,25 +8,29 @@ are the table in README.md ("Migrating from V1"); keep both in step.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from .. import validate
-from ..errors import ValidationFailed
 from ..schemas import LIMIT_FIELDS, Limits
-from ..schemas.hosting import PHP_VERSION_RE
+from .domains import account_domains, claim_domains
 from .introspect import V1Data, V1Domain, V1Package, V1User
+from .normalise import (
+    BCRYPT_RE,
+    aware,
+    email,
+    limit_value,
+    normalise_username,
+    package_slug,
+    php,
+    status,
+)
 
-BCRYPT_RE = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
-PHP_RE = re.compile(PHP_VERSION_RE)
-DEFAULT_PHP = "8.2"
 DEFAULT_PACKAGE = "default"
 HOSTING_ROLES = {"user": "user", "reseller": "reseller"}
 ADMIN_ROLES = {"admin", "superadmin", "root"}
-DOMAIN_TYPES = ("primary", "addon", "subdomain", "alias")
 # V1 package column -> V2 limits.json field(s). V1 counted 0 as unlimited, as V2 does.
 PACKAGE_LIMITS: dict[str, tuple[str, ...]] = {
     "disk_quota_mb": ("disk_quota_mb",),
@@ -110,57 +114,6 @@ class Plan:
     accounts: list[AccountPlan] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-
-
-# --- single values -----------------------------------------------------------------------
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """V1 timestamps are read in UTC (the session runs with time_zone '+00:00')."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def normalise_username(raw: str, *, panel: bool = False) -> tuple[str | None, str]:
-    """(V2 name, note) or (None, reason). Only whitespace and case are ever changed."""
-    stripped = raw.strip()
-    if not stripped.isascii():
-        return None, f"username {raw!r} has non-ASCII characters"
-    lowered = stripped.lower()
-    try:
-        name = validate.panel_name(lowered) if panel else validate.username(lowered)
-    except ValidationFailed as exc:
-        return None, f"username {raw!r} is not valid in V2: {exc.message}"
-    note = "" if name == raw else f"username {raw!r} became {name!r}"
-    return name, note
-
-
-def package_slug(name: str | None, v1_id: int) -> str:
-    slug = re.sub(r"[^a-z0-9_-]+", "-", (name or "").strip().lower())
-    slug = re.sub(r"-{2,}", "-", slug).strip("-_")[:32].strip("-_")
-    return slug or f"v1-package-{v1_id}"
-
-
-def normalise_domain(raw: str | None) -> tuple[str | None, str]:
-    """(hostname, "") or (None, reason): trimmed, one trailing dot dropped, IDN as punycode."""
-    if raw is None or not raw.strip():
-        return None, "empty domain name"
-    candidate = raw.strip()
-    if candidate.endswith(".") and not candidate.endswith(".."):
-        candidate = candidate[:-1]
-    try:
-        return validate.domain(candidate), ""
-    except ValidationFailed as exc:
-        return None, f"domain {raw!r} is not a valid hostname: {exc.message}"
-
-
-def limit_value(raw: int | None, default: int) -> tuple[int, str]:
-    if raw is None:
-        return default, "unset"
-    if raw < 0:
-        return 0, "negative"
-    return min(raw, 2**31 - 1), ""
 
 
 # --- packages ----------------------------------------------------------------------------
@@ -278,189 +231,6 @@ def _login(user: V1User, name: str, role: str) -> tuple[LoginPlan | None, str]:
     return LoginPlan(name, hashed, role, aware(user.created_at)), ""
 
 
-def _status(raw: str | None) -> tuple[str, str]:
-    value = (raw or "").strip().lower()
-    if value == "active":
-        return "active", ""
-    if value == "suspended":
-        return "suspended", ""
-    if value == "pending":
-        return "suspended", "pending in V1 (never approved): migrated as suspended"
-    if value == "":
-        return "active", "no status in V1: active"
-    return "suspended", f"unknown V1 status {raw!r}: migrated as suspended"
-
-
-def _email(raw: str | None, name: str, primary: str) -> tuple[str, str]:
-    value = (raw or "").strip()
-    try:
-        email = validate.email(value)
-    except ValidationFailed:
-        placeholder = f"{name}@{primary}"
-        return placeholder, f"V1 email {raw!r} is not valid: contact email set to {placeholder}"
-    return email, "" if email == raw else f"V1 email {raw!r} normalised to {email!r}"
-
-
-# --- domains -----------------------------------------------------------------------------
-
-
-@dataclass
-class _Domains:
-    primary: str | None = None
-    addons: list[dict[str, str]] = field(default_factory=list)
-    subdomains: list[dict[str, str]] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)
-    php: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def _docroot(raw: str | None, homes: list[str], default: str) -> tuple[str, str]:
-    """A V1 absolute document root inside the home becomes relative; anything else, default."""
-    value = (raw or "").strip().rstrip("/")
-    for home in homes:
-        if value.startswith(home + "/"):
-            try:
-                return validate.relative_path(value[len(home) + 1 :], "docroot"), ""
-            except ValidationFailed:
-                break
-    return default, f"document root {raw!r} is not inside the home: {default}"
-
-
-def _claim_domains(
-    data: V1Data, names: dict[int, str], plan: Plan
-) -> dict[int, list[tuple[V1Domain, str]]]:
-    """Valid, server-wide unique hostnames per V1 user id (the lowest domain id wins)."""
-    users = {u.id: u for u in data.users}
-    owner_of: dict[str, V1Domain] = {}
-    result: dict[int, list[tuple[V1Domain, str]]] = defaultdict(list)
-    for row in sorted(data.domains, key=lambda d: d.id):
-        label = row.domain_name or ""
-        if row.user_id not in users:
-            plan.skipped.append(
-                Skip("domain", row.id, label, f"belongs to no V1 user (user_id {row.user_id})")
-            )
-            continue
-        if row.user_id not in names:
-            reason = f"its V1 user #{row.user_id} is not migrated (see that row)"
-            plan.skipped.append(Skip("domain", row.id, label, reason))
-            continue
-        hostname, reason = normalise_domain(row.domain_name)
-        if hostname is None:
-            plan.skipped.append(Skip("domain", row.id, label, reason))
-            continue
-        first = owner_of.get(hostname)
-        if first is not None:
-            owner = names.get(first.user_id, "?")
-            plan.skipped.append(
-                Skip("domain", row.id, label,
-                     f"duplicate of V1 domain #{first.id} {first.domain_name!r} ({owner})")
-            )  # fmt: skip
-            continue
-        owner_of[hostname] = row
-        result[row.user_id].append((row, hostname))
-    return result
-
-
-def _account_domains(
-    user: V1User,
-    name: str,
-    rows: list[tuple[V1Domain, str]],
-    taken: set[str],
-    suffix: str,
-    had_rows: bool,
-) -> _Domains:
-    out = _Domains()
-    homes = [f"/home/{user.username}", f"/home/{name}"]
-    kind_of = {}
-    for row, hostname in rows:
-        kind = (row.type or "").strip().lower()
-        if kind not in DOMAIN_TYPES:
-            out.notes.append(f"{hostname}: unknown V1 type {row.type!r}: addon domain")
-            kind = "addon"
-        kind_of[row.id] = kind
-    primaries = [(r, h) for r, h in rows if kind_of[r.id] == "primary"]
-    if primaries:
-        row, out.primary = primaries[0]
-        docroot, _ = _docroot(row.document_root, homes, "public_html")
-        if docroot != "public_html":
-            out.notes.append(
-                f"{out.primary}: V1 document root {row.document_root!r}; V2 serves the primary "
-                "domain from public_html"
-            )
-        if row.php_version is not None:
-            out.php = row.php_version.strip()
-        for extra, hostname in primaries[1:]:
-            out.notes.append(f"{hostname}: a second V1 primary domain: addon domain")
-            kind_of[extra.id] = "addon"
-    else:
-        out.primary = _placeholder(name, user.id, taken, suffix)
-        reason = "no usable primary domain in V1" if had_rows else "no domain in V1"
-        out.notes.append(f"{reason}: primary domain set to {out.primary}")
-    parents = [out.primary]
-    for row, hostname in rows:
-        if kind_of[row.id] == "addon":
-            docroot, note = _docroot(row.document_root, homes, f"domains/{hostname}/public_html")
-            out.addons.append({"domain": hostname, "docroot": docroot})
-            parents.append(hostname)
-            if note:
-                out.notes.append(f"{hostname}: {note}")
-    for row, hostname in rows:
-        kind = kind_of[row.id]
-        if kind == "subdomain":
-            parent = max((p for p in parents if hostname.endswith("." + p)), key=len, default=None)
-            if parent is None:
-                docroot, note = _docroot(
-                    row.document_root, homes, f"domains/{hostname}/public_html"
-                )
-                out.addons.append({"domain": hostname, "docroot": docroot})
-                out.notes.append(
-                    f"{hostname}: subdomain of no domain of this account: addon domain"
-                )
-                continue
-            label = hostname[: -len(parent) - 1]
-            default = f"domains/{parent}/subdomains/{label}"
-            docroot, note = _docroot(row.document_root, homes, default)
-            out.subdomains.append({"subdomain": label, "parent": parent, "docroot": docroot})
-            if note:
-                out.notes.append(f"{hostname}: {note}")
-        elif kind == "alias":
-            out.aliases.append(hostname)
-    versions = sorted({(r.php_version or "").strip() for r, _ in rows if r.php_version})
-    if out.php is None and versions:
-        out.php = versions[0]
-    if out.php is not None and not PHP_RE.fullmatch(out.php):
-        out.notes.append(f"V1 PHP version {out.php!r} is not valid: PHP {DEFAULT_PHP}")
-        out.php = None
-    if len(versions) > 1:
-        out.notes.append(f"V1 used PHP {', '.join(versions)}; V2 runs one version per account")
-    ssl = [h for r, h in rows if r.is_ssl_active]
-    if ssl:
-        out.notes.append(f"SSL was active in V1 on {', '.join(ssl)}: issue certificates in V2")
-    return out
-
-
-def _php(wanted: str | None, installed: tuple[str, ...]) -> tuple[str, str]:
-    """V1's PHP version if this server has its FPM; else the default (or newest) installed."""
-    version = wanted or DEFAULT_PHP
-    if not installed or version in installed:
-        return version, ""
-    chosen = DEFAULT_PHP if DEFAULT_PHP in installed else max(installed, key=_version_key)
-    return chosen, f"PHP {version} (V1) is not installed here: PHP {chosen}"
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-def _placeholder(name: str, v1_id: int, taken: set[str], suffix: str) -> str:
-    for candidate in (f"{name}.{suffix}", f"{name}-{v1_id}.{suffix}"):
-        hostname, _ = normalise_domain(candidate)
-        if hostname is not None and hostname not in taken:
-            taken.add(hostname)
-            return hostname
-    raise ValidationFailed(f"cannot build a placeholder domain under {suffix!r}", field="suffix")
-
-
 # --- the plan ------------------------------------------------------------------------------
 
 
@@ -481,7 +251,8 @@ def build_plan(data: V1Data, options: Options) -> Plan:
     packages = plan_packages(data, options, plan)
     names = _names(data, plan)
     users = {u.id: u for u in data.users}
-    domains = _claim_domains(data, names, plan)
+    domains, domain_skips = claim_domains(data, names)
+    plan.skipped += [Skip("domain", i, label, reason) for i, label, reason in domain_skips]
     taken = {h for rows in domains.values() for _r, h in rows}
     with_rows = {d.user_id for d in data.domains}
     ftp: dict[int, list[str]] = defaultdict(list)
@@ -510,10 +281,10 @@ def build_plan(data: V1Data, options: Options) -> Plan:
         notes = list(rename_note)
         rows = domains.get(user.id, [])
         had_rows = user.id in with_rows
-        found = _account_domains(user, name, rows, taken, options.default_domain_suffix, had_rows)
+        found = account_domains(user, name, rows, taken, options.default_domain_suffix, had_rows)
         assert found.primary is not None
         notes += found.notes
-        php, note = _php(found.php, options.php_versions)
+        php_version, note = php(found.php, options.php_versions)
         notes += [note] if note else []
         package_name = DEFAULT_PACKAGE
         limits = dict(options.default_limits)
@@ -525,9 +296,9 @@ def build_plan(data: V1Data, options: Options) -> Plan:
             else:
                 package_name = packages[user.package_id].name
                 limits = packages[user.package_id].limits()
-        status, note = _status(user.status)
+        account_status, note = status(user.status)
         notes += [note] if note else []
-        email, note = _email(user.email, name, found.primary)
+        contact_email, note = email(user.email, name, found.primary)
         notes += [note] if note else []
         owner = "admin"
         if owner_column and user.owner_id is not None:
@@ -553,17 +324,17 @@ def build_plan(data: V1Data, options: Options) -> Plan:
             "username": name,
             "origin": origin(user.id),
             "password_hash": login.password_hash if login else None,
-            "contact_email": email,
+            "contact_email": contact_email,
             "primary_domain": found.primary,
             "package": package_name,
             "limits": limits,
             "owner": owner,
-            "status": status,
+            "status": account_status,
             "created_at": created.isoformat() if created else None,
             "addon_domains": found.addons,
             "subdomains": found.subdomains,
             "alias_domains": found.aliases,
-            "php_version": php,
+            "php_version": php_version,
             "ftp_enabled": bool(ftp.get(user.id)),
             "notes": "\n".join(notes)[:MAX_NOTES],
         }

@@ -23,7 +23,8 @@ from ..db.models import AuditLog, PanelUser
 from ..db.session import engine_for, init_db, make_sessionmaker, session_scope
 from ..schemas import UserConfig
 from ..settings import Settings
-from .mapping import BCRYPT_RE, LoginPlan
+from .mapping import LoginPlan
+from .normalise import BCRYPT_RE
 
 AUDIT_ACTOR = "migrate-v1"
 AUDIT_ACTION = "import_login"

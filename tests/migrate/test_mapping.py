@@ -6,16 +6,15 @@ from datetime import datetime
 
 import pytest
 
+from jopanel.migrate.domains import docroot
 from jopanel.migrate.introspect import V1Data, V1Domain, V1Package, V1Shape, V1User
-from jopanel.migrate.mapping import (
-    Options,
-    _docroot,
-    _php,
-    _status,
-    build_plan,
+from jopanel.migrate.mapping import Options, build_plan
+from jopanel.migrate.normalise import (
     normalise_domain,
     normalise_username,
     package_slug,
+    php,
+    status,
 )
 from jopanel.schemas import Limits
 
@@ -88,7 +87,7 @@ def test_package_slugs(name: str | None, slug: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "status", "noted"),
+    ("raw", "expected", "noted"),
     [
         ("active", "active", False),
         ("suspended", "suspended", False),
@@ -97,25 +96,25 @@ def test_package_slugs(name: str | None, slug: str) -> None:
         ("banned", "suspended", True),
     ],  # fmt: skip
 )
-def test_status(raw: str | None, status: str, noted: bool) -> None:
-    assert _status(raw)[0] == status and bool(_status(raw)[1]) == noted
+def test_status(raw: str | None, expected: str, noted: bool) -> None:
+    assert status(raw)[0] == expected and bool(status(raw)[1]) == noted
 
 
 def test_php_falls_back_to_an_installed_version() -> None:
-    assert _php("7.4", ("8.2",)) == ("8.2", "PHP 7.4 (V1) is not installed here: PHP 8.2")
-    assert _php("7.4", ("7.4", "8.2")) == ("7.4", "")
-    assert _php("7.4", ("8.1", "8.3")) == ("8.3", "PHP 7.4 (V1) is not installed here: PHP 8.3")
-    assert _php(None, ()) == ("8.2", "")
+    assert php("7.4", ("8.2",)) == ("8.2", "PHP 7.4 (V1) is not installed here: PHP 8.2")
+    assert php("7.4", ("7.4", "8.2")) == ("7.4", "")
+    assert php("7.4", ("8.1", "8.3")) == ("8.3", "PHP 7.4 (V1) is not installed here: PHP 8.3")
+    assert php(None, ()) == ("8.2", "")
 
 
 def test_docroots_inside_the_home_become_relative() -> None:
     homes = ["/home/Joko", "/home/joko"]
-    assert _docroot("/home/joko/domains/a.com/public_html/", homes, "d") == (
+    assert docroot("/home/joko/domains/a.com/public_html/", homes, "d") == (
         "domains/a.com/public_html",
         "",
     )
-    assert _docroot("/var/www/a", homes, "d")[0] == "d"
-    assert _docroot("/home/joko/../etc", homes, "d")[0] == "d"
+    assert docroot("/var/www/a", homes, "d")[0] == "d"
+    assert docroot("/home/joko/../etc", homes, "d")[0] == "d"
 
 
 USER_COLUMNS = ("id", "username", "password_hash", "role", "package_id", "owner_id")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jopanel.auth.passwords import verify_password as panel_verify
 from jopanel.migrate.backup import table_stats
-from jopanel.migrate.mapping import normalise_domain
+from jopanel.migrate.normalise import normalise_domain
 from jopanel.settings import load_settings
 from jopanel.store import ConfigStore
 from jopanel.system.accounts import parse_passwd
