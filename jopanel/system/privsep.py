@@ -1,21 +1,21 @@
-"""`python -m jopanel.system.privsep FILE [CONNECTION]`: `sshd -t -f FILE` (or, given a
-connection spec like `user=joko,host=h,addr=127.0.0.1`, `sshd -T -C SPEC -f FILE`, the
+"""`python -I -S privsep.py SSHD FILE [CONNECTION]`: `SSHD -t -f FILE` (or, given a
+connection spec like `user=joko,host=h,addr=127.0.0.1`, `SSHD -T -C SPEC -f FILE`, the
 settings sshd would apply to that connection) where /run/sshd is missing.
 
 sshd refuses even to test a config without its privilege separation directory, which only
 exists on a host while openssh-server's unit has created it. Rather than create
 directories outside the root, the check runs in a private mount namespace: a fresh tmpfs
 over /run holding an empty /run/sshd, seen by this process alone and gone with it.
+
+It runs as a script with `-I -S` and imports only the standard library: the interpreter
+then starts in ~15 ms instead of ~100 ms, which every account change with SSH pays.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-import shutil
 import sys
-
-from .runner import SAFE_PATH
 
 CLONE_NEWNS = 0x00020000
 MS_REC = 0x4000
@@ -36,11 +36,9 @@ def sshd_argv(sshd: str, config: str, connection: str | None) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) not in (1, 2):
-        sys.exit("usage: python -m jopanel.system.privsep SSHD_CONFIG [user=U,host=H,addr=A]")
-    sshd = shutil.which("sshd", path=SAFE_PATH)
-    if sshd is None:
-        sys.exit("sshd is not installed")
+    if len(argv) not in (2, 3) or not os.path.isabs(argv[0]):
+        sys.exit("usage: privsep.py /ABS/PATH/sshd SSHD_CONFIG [user=U,host=H,addr=A]")
+    sshd, argv = argv[0], argv[1:]
     libc = ctypes.CDLL(None, use_errno=True)
     _check(libc.unshare(CLONE_NEWNS), "unshare")
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")

@@ -26,6 +26,7 @@ from .. import validate
 from ..schemas import UserConfig
 from ..settings import Settings
 from ..store.atomic import ensure_dir
+from . import privsep
 from .privsep import PRIVSEP_DIR
 from .runner import Runner
 from .staging import ConfigFamily, write_if_changed
@@ -133,7 +134,12 @@ class Sshd(ConfigFamily):
     def check_argv(self, main_config: Path, stage: Path) -> list[str]:
         if os.path.isdir(PRIVSEP_DIR):
             return ["sshd", "-t", "-f", str(main_config)]
-        return [sys.executable, "-m", "jopanel.system.privsep", str(main_config)]
+        return self._privsep_argv(str(main_config))
+
+    def _privsep_argv(self, *args: str) -> list[str]:
+        """Run sshd through privsep.py: its own mount namespace with an empty /run/sshd."""
+        script = str(Path(privsep.__file__))
+        return [sys.executable, "-I", "-S", script, self.runner.which("sshd"), *args]
 
     def effective(self, username: str, addr: str = "127.0.0.1") -> dict[str, str]:
         """What the real sshd would apply to `username` connecting from `addr`, given
@@ -152,7 +158,7 @@ class Sshd(ConfigFamily):
             if os.path.isdir(PRIVSEP_DIR):
                 argv = ["sshd", "-T", "-C", connection, "-f", str(main)]
             else:
-                argv = [sys.executable, "-m", "jopanel.system.privsep", str(main), connection]
+                argv = self._privsep_argv(str(main), connection)
             done = self.runner.run(argv, timeout=60)
         settings: dict[str, str] = {}
         for line in done.stdout.splitlines():
