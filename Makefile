@@ -31,6 +31,8 @@ bench: $(STAMP) system
 	$(BIN)/python -m bench.store_bench
 	$(BIN)/python -m bench.agent_bench
 	$(BIN)/python -m bench.api_bench
+	$(BIN)/python -m bench.hosting_bench
+	$(BIN)/python -m bench.migrate_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

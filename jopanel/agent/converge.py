@@ -99,11 +99,20 @@ def plan_drift(ctx: AgentContext, config: UserConfig) -> list[Drift]:
     return drift
 
 
-def converge(ctx: AgentContext, config: UserConfig, *, dry_run: bool) -> list[str]:
-    """Apply every fix (recomputing after a user is recreated); returns what differed."""
+def converge(
+    ctx: AgentContext,
+    config: UserConfig,
+    *,
+    dry_run: bool,
+    only: frozenset[str] | None = None,
+) -> list[str]:
+    """Apply every fix (recomputing after a user is recreated); returns what differed.
+
+    `only` limits the repair to those drift kinds (an import installs services in batches).
+    """
     applied: list[str] = []
     for _ in range(3):
-        drift = plan_drift(ctx, config)
+        drift = [d for d in plan_drift(ctx, config) if only is None or d.kind in only]
         if not drift:
             break
         if dry_run:

@@ -51,7 +51,10 @@ def run() -> None:
     """Console entry point: one line on stderr and a non-zero exit for every failure."""
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of typer.Exit instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -37,7 +37,7 @@ from ...store.locks import global_lock
 from ...system.accounts import PasswdEntry
 from ...system.runner import Secret
 from ..context import AgentContext, Call
-from ..converge import converge, desired_shell, plan_drift
+from ..converge import converge, desired_shell
 from ..flow import Flow
 from ..registry import OpResult, Payload, op
 from .build import new_config
@@ -169,19 +169,7 @@ def _needs_password(ctx: AgentContext, name: str) -> bool:
 
 
 def _converge(ctx: AgentContext, config: UserConfig, *, dry_run: bool, services: bool) -> list[str]:
-    if services:
-        return converge(ctx, config, dry_run=dry_run)
-    applied: list[str] = []
-    for _ in range(3):
-        drift = [d for d in plan_drift(ctx, config) if d.kind in ACCOUNT_DRIFT]
-        if not drift:
-            break
-        if dry_run:
-            return [d.detail for d in drift]
-        for item in drift:
-            item.fix()
-            applied.append(item.detail)
-    return applied
+    return converge(ctx, config, dry_run=dry_run, only=None if services else ACCOUNT_DRIFT)
 
 
 def _summary(config: UserConfig, action: Action) -> dict[str, Any]:
