@@ -38,7 +38,7 @@ def mariadb_database() -> Iterator[str]:
     try:
         conn = pymysql.connect(user="root", unix_socket=MARIADB_SOCKET)
     except pymysql.err.OperationalError as exc:
-        pytest.skip(f"MariaDB is not reachable on {MARIADB_SOCKET}: {exc}")
+        pytest.fail(f"MariaDB is not reachable on {MARIADB_SOCKET} (make test starts it): {exc}")
     try:
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from .. import validate
 from ..errors import ValidationFailed
 from ..schemas import Account, Domains, Limits, Meta, Services, Ssh
-from ..schemas.account import Shell
+from ..schemas.account import LimitsPatch, Shell
 
 REVISION_EXAMPLE = "sha256:" + "3f" * 32
 
@@ -268,21 +268,6 @@ class AccountPatch(_In):
     owner: Annotated[PanelName | None, Field(description="admin only")] = None
 
 
-class LimitsPatch(_In):
-    disk_quota_mb: LimitValue | None = None
-    bandwidth_quota_mb: LimitValue | None = None
-    max_addon_domains: LimitValue | None = None
-    max_subdomains: LimitValue | None = None
-    max_alias_domains: LimitValue | None = None
-    max_databases: LimitValue | None = None
-    max_db_users: LimitValue | None = None
-    max_ftp_accounts: LimitValue | None = None
-    max_cron_jobs: LimitValue | None = None
-    cpu_limit_percent: LimitValue | None = None
-    memory_limit_mb: LimitValue | None = None
-    io_limit_mb_s: LimitValue | None = None
-
-
 class MetaPatch(_In):
     notes: Annotated[str | None, Field(max_length=4096)] = None
 
@@ -357,20 +342,8 @@ class PackageOut(BaseModel):
     io_limit_mb_s: int
 
 
-class PackageFields(_In):
+class PackageFields(LimitsPatch):
     description: Annotated[str | None, Field(max_length=500)] = None
-    disk_quota_mb: LimitValue | None = None
-    bandwidth_quota_mb: LimitValue | None = None
-    max_addon_domains: LimitValue | None = None
-    max_subdomains: LimitValue | None = None
-    max_alias_domains: LimitValue | None = None
-    max_databases: LimitValue | None = None
-    max_db_users: LimitValue | None = None
-    max_ftp_accounts: LimitValue | None = None
-    max_cron_jobs: LimitValue | None = None
-    cpu_limit_percent: LimitValue | None = None
-    memory_limit_mb: LimitValue | None = None
-    io_limit_mb_s: LimitValue | None = None
 
 
 class PackageCreate(PackageFields):

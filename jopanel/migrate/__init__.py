@@ -1,13 +1,13 @@
 """V1 -> V2 migration (`jopanel migrate-v1`, SPEC §8).
 
-    introspect      connect to the V1 MariaDB database, detect its shape, read its rows
-    backup          dump it with mariadb-dump and prove the dump restores
-    normalise       pure: one V1 value made acceptable to V2 (username, domain, status...)
-    domains         pure: V1 domains rows -> unique, typed domains.json entries
-    mapping         pure: V1 rows -> package payloads, account payloads, panel logins, skips
-    run             orchestrate: backup, packages, admins, accounts, services, verification
-    panel           the panel database side: logins (with their audit row), the index
-    verify          compare each migrated account with its V1 rows, field by field
-    report          the outcome of every V1 row, as a Rich table or JSON
-    accounts_cache  passwd/shadow/group parsed once per file version
+introspect      connect to the V1 MariaDB database, detect its shape, read its rows
+backup          dump it with mariadb-dump and prove the dump restores
+normalise       pure: one V1 value made acceptable to V2 (username, domain, status...)
+domains         pure: V1 domains rows -> unique, typed domains.json entries
+mapping         pure: V1 rows -> package payloads, account payloads, panel logins, skips
+run             orchestrate: backup, packages, admins, accounts, services, verification
+panel           the panel database side: logins (with their audit row), the index
+verify          compare each migrated account with its V1 rows, field by field
+report          the outcome of every V1 row, as a Rich table or JSON
+accounts_cache  passwd/shadow/group parsed once per file version
 """

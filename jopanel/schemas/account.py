@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, IPvAnyAddress
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
 
 from .base import AwareDatetime, ConfigModel, Domain, Email, Limit, PackageName, PanelName, Username
 
@@ -53,6 +53,25 @@ class Limits(ConfigModel):
 
 
 LIMIT_FIELDS = tuple(name for name in Limits.model_fields if name != "schema_version")
+
+
+class LimitsPatch(BaseModel):
+    """Some limits to change (an API or CLI request); the ones left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disk_quota_mb: Limit | None = None
+    bandwidth_quota_mb: Limit | None = None
+    max_addon_domains: Limit | None = None
+    max_subdomains: Limit | None = None
+    max_alias_domains: Limit | None = None
+    max_databases: Limit | None = None
+    max_db_users: Limit | None = None
+    max_ftp_accounts: Limit | None = None
+    max_cron_jobs: Limit | None = None
+    cpu_limit_percent: Limit | None = None
+    memory_limit_mb: Limit | None = None
+    io_limit_mb_s: Limit | None = None
 
 
 class Package(Limits):

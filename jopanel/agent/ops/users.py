@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 
 from ...errors import Conflict, NotFound, StaleRevision, ValidationFailed
 from ...schemas import LIMIT_FIELDS, Limits, UserConfig, base
-from ...schemas.account import Shell, Status
+from ...schemas.account import LimitsPatch, Shell, Status
 from ...schemas.base import Domain, Email, PackageName, PanelName
 from ...schemas.bundle import parse_model
 from ...store.locks import global_lock
@@ -51,21 +51,6 @@ class AccountPatch(Payload):
     shell: Shell | None = None
     primary_domain: Domain | None = None
     owner: PanelName | None = None
-
-
-class LimitsPatch(Payload):
-    disk_quota_mb: int | None = Field(None, ge=0, le=2**31 - 1)
-    bandwidth_quota_mb: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_addon_domains: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_subdomains: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_alias_domains: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_databases: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_db_users: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_ftp_accounts: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_cron_jobs: int | None = Field(None, ge=0, le=2**31 - 1)
-    cpu_limit_percent: int | None = Field(None, ge=0, le=2**31 - 1)
-    memory_limit_mb: int | None = Field(None, ge=0, le=2**31 - 1)
-    io_limit_mb_s: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
 class MetaPatch(Payload):
