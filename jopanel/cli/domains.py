@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import JoPanelError
-from .output import emit
+from .output import emit, working
 from .users import _result, _state
 
 app = typer.Typer(help="Domains of hosting accounts.", no_args_is_help=True)
@@ -77,7 +77,8 @@ def rebuild(
 ) -> None:
     """Regenerate vhosts, PHP-FPM pools, sshd Match blocks and key files (checked in batches)."""
     state = _state(ctx)
-    result = state.agent.execute("rebuild", {"username": name}, dry_run=dry_run)
+    with working(state, "regenerating and checking configs…"):
+        result = state.agent.execute("rebuild", {"username": name}, dry_run=dry_run)
     report = result.data
     if state.as_json:
         emit(state, result.model_dump(mode="json"))

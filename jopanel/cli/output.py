@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,17 @@ class CliState:
 
 
 console = Console()
+progress_console = Console(stderr=True)
+
+
+@contextmanager
+def working(state: CliState, message: str) -> Iterator[None]:
+    """A spinner on stderr while a long verb runs (none with --json or without a terminal)."""
+    if state.as_json or not progress_console.is_terminal:
+        yield
+        return
+    with progress_console.status(message):
+        yield
 
 
 def emit(
@@ -50,14 +62,16 @@ def emit(
     if state.as_json:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
-    if columns is not None:
-        rows = data if isinstance(data, list) else [data]
+    rows = data if isinstance(data, list) else [data]
+    if columns is not None and rows:  # an empty table says less than the message
         table = Table(title=title)
         for column in columns:
             table.add_column(column)
         for row in rows:
             table.add_row(*(str(row.get(c, "")) for c in columns))
         console.print(table)
+    elif columns is not None and not message:
+        console.print(f"{title or 'result'}: none")
     if message:
         console.print(message)
 

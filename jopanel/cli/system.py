@@ -9,7 +9,7 @@ import typer
 
 from ..agent import server
 from ..system.sandbox import init_root
-from .output import CliState, emit
+from .output import CliState, emit, working
 
 
 def init(ctx: typer.Context) -> None:
@@ -33,7 +33,8 @@ def reconcile(
 ) -> None:
     """Find drift between the config files and the system, and repair it."""
     state: CliState = ctx.obj
-    result = state.agent.execute("reconcile", {"username": name}, dry_run=dry_run)
+    with working(state, "comparing configs with the system…"):
+        result = state.agent.execute("reconcile", {"username": name}, dry_run=dry_run)
     if state.as_json:
         emit(state, result.model_dump(mode="json"))
         return
@@ -82,7 +83,8 @@ def doctor(ctx: typer.Context) -> None:
             "detail": str(settings.root),
         }
     )
-    result = state.agent.execute("reconcile", {}, dry_run=True)
+    with working(state, "checking every account…"):
+        result = state.agent.execute("reconcile", {}, dry_run=True)
     for report in result.data:
         status = "error" if report["error"] else ("drift" if report["changes"] else "ok")
         detail = report["error"] or "; ".join(report["changes"])
