@@ -15,15 +15,8 @@ from tests.migrate.conftest import tree
 
 @pytest.fixture
 def small_v1() -> Iterator[v1fixture.Fixture]:
-    database = v1fixture.random_name()
-    fx = v1fixture.generate(database, "documented", 5)
-    conn = v1fixture.connect()
-    try:
-        v1fixture.create(conn, fx)
+    with v1fixture.built("documented", 5) as fx:
         yield fx
-    finally:
-        conn.close()
-        v1fixture.drop(database)
 
 
 @pytest.fixture

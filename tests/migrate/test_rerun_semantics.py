@@ -17,15 +17,8 @@ from tests.migrate.conftest import run_migration
 
 @pytest.fixture
 def small_v1() -> Iterator[v1fixture.Fixture]:
-    database = v1fixture.random_name()
-    fx = v1fixture.generate(database, "documented", 6)
-    conn = v1fixture.connect()
-    try:
-        v1fixture.create(conn, fx)
+    with v1fixture.built("documented", 6) as fx:
         yield fx
-    finally:
-        conn.close()
-        v1fixture.drop(database)
 
 
 def _actions(settings: Settings, fx: v1fixture.Fixture, tmp_path: Path) -> dict[str, str]:

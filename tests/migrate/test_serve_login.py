@@ -61,15 +61,8 @@ def serving(root: Path) -> Iterator[str]:
 
 @pytest.fixture
 def small_v1() -> Iterator[v1fixture.Fixture]:
-    database = v1fixture.random_name()
-    fx = v1fixture.generate(database, "documented", 12)
-    conn = v1fixture.connect()
-    try:
-        v1fixture.create(conn, fx)
+    with v1fixture.built("documented", 12) as fx:
         yield fx
-    finally:
-        conn.close()
-        v1fixture.drop(database)
 
 
 def test_serve_logs_v1_users_in_with_v1_passwords(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -402,3 +404,16 @@ def drop(database: str) -> None:
                 cur.execute(f"DROP DATABASE IF EXISTS `{scratch}`")
     finally:
         conn.close()
+
+
+@contextmanager
+def built(shape: str, accounts: int) -> Iterator[Fixture]:
+    """A throwaway V1 database of `accounts` accounts, dropped afterwards."""
+    fx = generate(random_name(), shape, accounts)
+    conn = connect()
+    try:
+        create(conn, fx)
+        yield fx
+    finally:
+        conn.close()
+        drop(fx.database)
