@@ -105,10 +105,10 @@ class SystemAccounts:
 
     # --- commands --------------------------------------------------------------------
     def groupadd(self, name: str, gid: int) -> None:
-        self.runner.run(["groupadd", *self.prefix, "-g", str(gid), name])
+        self.runner.run(["groupadd", *self.prefix, "-g", str(gid), "--", name])
 
     def groupdel(self, name: str) -> None:
-        self.runner.run(["groupdel", *self.prefix, name])
+        self.runner.run(["groupdel", *self.prefix, "--", name])
 
     def useradd(self, name: str, uid: int, gid: int, shell: str) -> None:
         skel = self.settings.skel_dir
@@ -117,7 +117,7 @@ class SystemAccounts:
                 "useradd", *self.prefix,
                 "-u", str(uid), "-g", str(gid),
                 "-d", self.settings.system_home(name),
-                "-M", "-s", shell, "-c", "JoPanel account", name,
+                "-M", "-s", shell, "-c", "JoPanel account", "--", name,
             ]
         )  # fmt: skip
         self.make_home(name, uid, gid, skel)
@@ -147,10 +147,10 @@ class SystemAccounts:
             shutil.rmtree(home)
 
     def userdel(self, name: str) -> None:
-        self.runner.run(["userdel", *self.prefix, name])
+        self.runner.run(["userdel", *self.prefix, "--", name])
 
     def set_shell(self, name: str, shell: str) -> None:
-        self.runner.run(["usermod", *self.prefix, "-s", shell, name])
+        self.runner.run(["usermod", *self.prefix, "-s", shell, "--", name])
 
     def set_ids(self, name: str, uid: int, gid: int) -> None:
         """Give the account `uid`, and its own group `gid` (groupmod moves passwd along).
@@ -159,19 +159,19 @@ class SystemAccounts:
         """
         entry = self.get(name)
         if entry is None or entry.uid != uid:
-            self.runner.run(["usermod", *self.prefix, "-u", str(uid), name])
+            self.runner.run(["usermod", *self.prefix, "-u", str(uid), "--", name])
         if entry is None or entry.gid != gid:
-            self.runner.run(["groupmod", *self.prefix, "-g", str(gid), name])
+            self.runner.run(["groupmod", *self.prefix, "-g", str(gid), "--", name])
 
     def set_hash(self, name: str, hashed: str) -> None:
         """Install a crypt(3) hash. The hash, not the password, reaches usermod's argv."""
         self.runner.run(["usermod", *self.prefix, "-p", Secret(hashed), name])
 
     def lock(self, name: str) -> None:
-        self.runner.run(["usermod", *self.prefix, "-L", name])
+        self.runner.run(["usermod", *self.prefix, "-L", "--", name])
 
     def unlock(self, name: str) -> None:
-        self.runner.run(["usermod", *self.prefix, "-U", name])
+        self.runner.run(["usermod", *self.prefix, "-U", "--", name])
 
     def is_locked(self, name: str) -> bool:
         hashed = self.shadow_hash(name)
