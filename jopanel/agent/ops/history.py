@@ -7,10 +7,11 @@ from dataclasses import asdict
 from pydantic import Field
 
 from ...errors import StaleRevision
+from ...schemas import UserConfig
 from ..context import Call
-from ..converge import converge
+from ..domain_rules import check_hostname_available
 from ..registry import OpResult, Payload, op
-from .users import Username
+from .users import Username, _change
 
 
 class HistoryRef(Payload):
@@ -41,18 +42,24 @@ def user_diff(call: Call, p: DiffRef) -> OpResult:
 
 @op("user_rollback", RollbackRef)
 def user_rollback(call: Call, p: RollbackRef) -> OpResult:
-    store = call.ctx.store
-    with store.lock(p.username):
-        current = store.read(p.username)
+    """Write revision `seq`'s documents as a new revision, through the usual change flow.
+
+    `_change` claims the domains the old revision has and the current one lacks (a
+    Conflict if another account holds one: one hostname, one vhost), writes, converges
+    with undo and releases the domains the old revision lacks. The history stays linear:
+    the rollback is a new revision (action `rollback:<seq>`, the caller as actor).
+    """
+    ctx = call.ctx
+
+    def mutate(current: UserConfig) -> UserConfig:
         if p.expected_revision is not None and p.expected_revision != current.revision:
             raise StaleRevision("the account changed since it was read", field="revision")
-        documents = store.revision_documents(p.username, p.seq)
-        plan = [f"roll {p.username} back to revision {p.seq}"]
-        if call.dry_run:
-            return OpResult(changed=True, plan=plan)
-        result = store.rollback(
-            p.username, p.seq, expected_revision=current.revision, actor=call.actor
-        )
-        plan += converge(call.ctx, result.config, dry_run=False)
-        del documents
-    return OpResult(changed=result.changed, plan=plan, data={"revision": result.config.revision})
+        restored = UserConfig.from_documents(ctx.store.revision_documents(p.username, p.seq))
+        for hostname in restored.domains.all_names():
+            if hostname not in current.domains.all_names():
+                # The rules every other way of adding a hostname goes through (another
+                # account's name, a name under another account's domain, a public suffix).
+                check_hostname_available(ctx, p.username, hostname, "domains")
+        return restored
+
+    return _change(call, p.username, f"rollback:{p.seq}", mutate, p.expected_revision)
