@@ -11,9 +11,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import Conflict
+from ..errors import Conflict, ValidationFailed
 from ..settings import Settings
-from .runner import Runner, Secret
+from .runner import Runner
 
 HOME_MODE = 0o750
 
@@ -164,8 +164,19 @@ class SystemAccounts:
             self.runner.run(["groupmod", *self.prefix, "-g", str(gid), "--", name])
 
     def set_hash(self, name: str, hashed: str) -> None:
-        """Install a crypt(3) hash. The hash, not the password, reaches usermod's argv."""
-        self.runner.run(["usermod", *self.prefix, "-p", Secret(hashed), name])
+        """Install a crypt(3) hash, given to `chpasswd -e` on stdin, never on an argv.
+
+        An argv is readable by every user in /proc/<pid>/cmdline. Debian 12's chpasswd
+        (shadow 4.13) has no --prefix; on a sandbox it takes `--root ROOT`, which chroots
+        into ROOT (fine with -e: no PAM, and the sandbox has its own login.defs).
+        A name or hash holding ':' or a line break would make a second chpasswd line
+        (another account's password), so both are refused before anything runs.
+        """
+        for value, field in ((name, "username"), (hashed, "password_hash")):
+            if not value or any(c in value for c in ":\n\r\0"):
+                raise ValidationFailed("must not be empty or hold ':' or a line break", field=field)
+        root = ["--root", str(self.settings.root)] if self.settings.is_sandbox else []
+        self.runner.run(["chpasswd", *root, "-e"], input=f"{name}:{hashed}\n")
 
     def lock(self, name: str) -> None:
         self.runner.run(["usermod", *self.prefix, "-L", "--", name])
