@@ -236,7 +236,14 @@ class Hosting:
                 problems = []
                 if not homefiles.has_user_grant(home_fd, uid, TRAVERSE):
                     problems.append(f"{WEB_USER} cannot traverse the home")
+                blocked: set[str] = set()
                 for relative in want.docroots:
+                    blocker = homefiles.find_blocker(home_fd, relative)
+                    if blocker is not None:
+                        if blocker.path not in blocked:  # `domains` may block several
+                            blocked.add(blocker.path)
+                            problems.append(_blocker_problem(relative, blocker))
+                        continue
                     try:
                         with homefiles.open_subdir(home_fd, relative) as fd:
                             if not (
@@ -246,8 +253,11 @@ class Hosting:
                                 problems.append(f"{WEB_USER} cannot read {relative}")
                     except FileNotFoundError:
                         problems.append(f"document root {relative} is missing")
-                    except UnsafePath:
-                        continue  # the account's own symlink: nginx refuses to follow it anyway
+                    except UnsafePath:  # became a link since find_blocker looked
+                        problems.append(
+                            f"document root {relative} is a symlink or not a directory: "
+                            "replaced by a directory"
+                        )
                 for relative, _mode in PRIVATE_DIRS:
                     try:
                         with homefiles.open_subdir(home_fd, relative):
@@ -269,6 +279,18 @@ class Hosting:
             homefiles.grant_user(home_fd, uid, TRAVERSE)
             for relative in want.docroots:
                 try:
+                    # A symlink (or a file) in place of a document root or of one of its
+                    # parents goes first: removed, never followed; a file is moved aside.
+                    blocker = homefiles.find_blocker(home_fd, relative)
+                    if blocker is not None:
+                        aside = homefiles.clear_blocker(home_fd, blocker)
+                        log.warning(
+                            "%s: %s was %s: %s",
+                            config.username,
+                            blocker.path,
+                            blocker.describe(),
+                            f"moved to {aside}" if aside else "removed",
+                        )
                     new = not homefiles.exists_at(home_fd, relative)
                     with homefiles.open_subdir(home_fd, relative, create=True, owner=owner) as fd:
                         homefiles.grant_user(fd, uid, READ_TRAVERSE)
@@ -404,6 +426,14 @@ class Hosting:
         if candidates:
             self.reloader.mark(family.reload_key)
         return failed
+
+
+def _blocker_problem(relative: str, blocker: homefiles.Blocker) -> str:
+    """`document root public_html is a symlink: replaced by a directory`, and the like."""
+    fix = "replaced by a directory" if blocker.symlink else "moved aside for a directory"
+    if blocker.path == relative:
+        return f"document root {relative} is {blocker.describe()}: {fix}"
+    return f"document root {relative}: {blocker.path} is {blocker.describe()}: {fix}"
 
 
 def _listdir(path: Path) -> list[str]:

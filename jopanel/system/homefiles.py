@@ -191,6 +191,74 @@ def exists_at(home_fd: int, relative: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Blocker:
+    """A component of a path below the home that is not a real directory."""
+
+    path: str  # relative to the home
+    symlink: bool  # else a file, fifo, socket...: anything but a directory
+
+    def describe(self) -> str:
+        return "a symlink" if self.symlink else "not a directory"
+
+
+def find_blocker(home_fd: int, relative: str) -> Blocker | None:
+    """The first component of `relative` that is a symlink or not a directory.
+
+    None when every component that exists is a real directory (the rest may be missing).
+    Only lstat and `O_NOFOLLOW` opens: nothing is followed.
+    """
+    parts = [p for p in relative.split("/") if p]
+    fd = os.dup(home_fd)
+    try:
+        for index, part in enumerate(parts):
+            here = "/".join(parts[: index + 1])
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return None
+            if not stat.S_ISDIR(st.st_mode):
+                return Blocker(here, symlink=stat.S_ISLNK(st.st_mode))
+            try:
+                child = _open_child(fd, part)
+            except UnsafePath:  # swapped for a link since the lstat
+                return Blocker(here, symlink=True)
+            except FileNotFoundError:
+                return None
+            os.close(fd)
+            fd = child
+        return None
+    finally:
+        os.close(fd)
+
+
+def clear_blocker(home_fd: int, blocker: Blocker) -> str | None:
+    """Take `blocker` out of the way so a directory can be made in its place.
+
+    A symlink is unlinked (never followed: its target is not touched); anything else that
+    is not a directory is renamed aside in the same directory, keeping the account's data.
+    Returns the new name of a moved entry. The parent is reached with `O_NOFOLLOW` opens.
+    """
+    parent, _, name = blocker.path.rpartition("/")
+    try:
+        with open_subdir(home_fd, parent) as parent_fd:
+            return _clear_entry(parent_fd, name)
+    except FileNotFoundError:  # gone meanwhile: nothing left in the way
+        return None
+
+
+def _clear_entry(parent_fd: int, name: str) -> str | None:
+    st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        os.unlink(name, dir_fd=parent_fd)  # removes the link itself, never its target
+        return None
+    aside = f"{name}.jopanel-moved-{secrets.token_hex(4)}"
+    os.rename(name, aside, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
+    return aside
+
+
 # --- one file in a directory descriptor --------------------------------------------------
 
 
