@@ -37,7 +37,8 @@ SPEC_FIELDS: dict[type[BaseModel], str] = {
     Services: "web_server php nodejs ftp cron",
     Ssh: "enabled mode authorized_keys force_command chroot_dir allow_port_forwarding "
     "allow_agent_forwarding allow_x11_forwarding",
-    Meta: "notes last_applied_revision audit",
+    # SPEC §3 plus `origin` (where an imported account came from; see README, migration).
+    Meta: "notes origin last_applied_revision audit",
 }
 
 

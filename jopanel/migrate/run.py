@@ -7,7 +7,8 @@ panel login and the index row) -> verification of each account -> report.
 
 Idempotent and resumable: every step looks at what is there first. A run killed at any
 instant leaves each account either untouched, or with a config that the next run
-recognises (its origin is in meta.notes) and finishes (Linux user, password, login).
+recognises (by meta.origin, which only import_user writes; never by the notes) and
+finishes (Linux user, password, login).
 `--dry-run` writes nothing: no backup, no file, no Linux user, no database row.
 """
 

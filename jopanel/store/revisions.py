@@ -233,8 +233,12 @@ class ConfigStore:
                         f"revision {expected_revision} is stale; current is {stored}",
                         field="revision",
                     )
-                same_notes = config.meta.notes == documents.get("meta", {}).get("notes")
-                if not adopt and same_notes and config.content_revision() == stored:
+                # meta is outside the revision hash: its notes and origin count on their own.
+                stored_meta = documents.get("meta", {})
+                same_meta = config.meta.notes == stored_meta.get("notes") and (
+                    config.meta.origin == stored_meta.get("origin")
+                )
+                if not adopt and same_meta and config.content_revision() == stored:
                     return WriteResult(self.read(username), changed=False)
             else:
                 self._archive_orphan(username)

@@ -6,11 +6,18 @@ version, the limits, the status, the creation date, a crypt(3)/bcrypt hash. And 
 provided it is not a system account (uid/gid < 1000), not another JoPanel account's, and
 its home is /home/<name>.
 
-Idempotent and resumable: the config records where it came from (`origin`, first line of
-meta.notes). Importing again an account whose config is current changes nothing;
-one the importer wrote last is brought up to date; one edited in V2 since is kept as it
-is. Whatever the config, the system is converged (a crash between writing the config
-and `useradd` is repaired by the next run).
+Idempotent and resumable: the config records where it came from in `meta.origin`, a
+field only this op writes (the first line of meta.notes repeats it for people, but notes
+are anyone's to edit and decide nothing). Importing again an account whose config is
+current changes nothing; one this op wrote last is brought up to date; one changed in V2
+since is kept as it is. Whatever the config, the system is converged (a crash between
+writing the config and `useradd` is repaired by the next run).
+
+Accounts imported before `meta.origin` existed carry their origin only in the notes. For
+them the origin is read from the notes of the newest revision *this op wrote* (action
+`import`, same actor) still in the history, never from the current notes; the next run
+records the field (`import:origin` when the account is kept), after which only the field
+counts.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ...errors import Conflict
+from ...errors import Conflict, NotFound
 from ...schemas import (
     ALLOWED_SHELLS,
     AddonDomain,
@@ -33,6 +40,7 @@ from ...schemas.account import Status
 from ...schemas.base import AwareDatetime, Domain, Email, PackageName, PanelName
 from ...schemas.bundle import parse_model
 from ...schemas.hosting import PHP_VERSION_RE, Ftp
+from ...schemas.meta import ORIGIN_PATTERN
 from ...store.locks import global_lock
 from ...system.accounts import PasswdEntry
 from ...system.runner import Secret
@@ -49,11 +57,13 @@ ACCOUNT_DRIFT = frozenset(
     {"missing_user", "uid_mismatch", "shell", "lock", "home_missing", "home_owner"}
 )
 Action = Literal["created", "adopted", "unchanged", "updated", "kept"]
+IMPORT_ACTION = "import"  # meta.audit.last_action of a revision this op wrote
+RECORD_ORIGIN_ACTION = "import:origin"  # meta.origin recorded on a legacy import, kept
 
 
 class ImportUser(Payload):
     username: Username
-    origin: str = Field(pattern=r"^[A-Za-z0-9:=._-]{1,64}$")
+    origin: str = Field(pattern=ORIGIN_PATTERN)
     password_hash: CryptHash | None = None
     contact_email: Email
     primary_domain: Domain
@@ -86,12 +96,46 @@ def origin_line(origin: str) -> str:
     return f"Imported ({origin})."
 
 
-def imported_from(config: UserConfig) -> str | None:
-    """The origin an account was imported from, if it was."""
-    first = config.meta.notes.split("\n", 1)[0]
+def _origin_in_notes(notes: object) -> str | None:
+    """The origin named by an `Imported (<origin>).` first line (legacy imports only)."""
+    first = notes.split("\n", 1)[0] if isinstance(notes, str) else ""
     if first.startswith("Imported (") and first.endswith(")."):
         return first[len("Imported (") : -2]
     return None
+
+
+def written_by_import(config: UserConfig, actor: str) -> bool:
+    """Whether this op (as `actor`) wrote the current revision: nothing changed it since."""
+    audit = config.meta.audit
+    return audit.last_action == IMPORT_ACTION and audit.last_actor == actor
+
+
+def _legacy_origin(ctx: AgentContext, name: str, actor: str) -> str | None:
+    """The origin of an account imported before meta.origin existed, or None.
+
+    Read from the newest revision in the history that this op wrote (action `import`,
+    same actor), which nothing but this op can produce, never from the current notes,
+    which the API may write. None when no such revision is left (pruned after
+    history_limit later changes) or it names no origin.
+    """
+    for info in reversed(ctx.store.history(name)):
+        if info.action == IMPORT_ACTION and info.actor == actor:
+            try:
+                meta = ctx.store.revision_documents(name, info.seq).get("meta", {})
+            except NotFound:  # pruned while we looked
+                return None
+            origin = meta.get("origin") or _origin_in_notes(meta.get("notes"))
+            return origin if isinstance(origin, str) else None
+    return None
+
+
+def imported_from(ctx: AgentContext, config: UserConfig, actor: str) -> tuple[str | None, bool]:
+    """(origin the account was imported from or None, whether that came from a legacy
+    import without the meta.origin field)."""
+    if config.meta.origin is not None:
+        return config.meta.origin, False
+    legacy = _legacy_origin(ctx, config.username, actor)
+    return legacy, legacy is not None
 
 
 def _desired(
@@ -117,7 +161,7 @@ def _desired(
     services = config.services.model_copy(update={"ftp": Ftp(enabled=p.ftp_enabled)})
     lines = (origin_line(p.origin), ADOPTED_LINE if adopted else "", p.notes)
     notes = "\n".join(part for part in lines if part)
-    meta = config.meta.model_copy(update={"notes": notes[:4096]})
+    meta = config.meta.model_copy(update={"notes": notes[:4096], "origin": p.origin})
     return config.with_(domains=domains, services=services, meta=meta)
 
 
@@ -179,8 +223,10 @@ def _summary(config: UserConfig, action: Action) -> dict[str, Any]:
 def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Action, UserConfig]:
     ctx = call.ctx
     name = p.username
-    existing = ctx.store.read(name)
-    if imported_from(existing) != p.origin:
+    seq, documents = ctx.store.read_documents(name)
+    existing = UserConfig.from_documents(documents)
+    origin, legacy = imported_from(ctx, existing, call.actor)
+    if origin != p.origin:
         raise Conflict(f"V2 account {name!r} exists and was not imported from {p.origin}")
     account = existing.account
     adopted = was_adopted(existing)
@@ -192,11 +238,14 @@ def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Ac
     same = (
         desired.content_revision() == existing.content_revision()
         and desired.meta.notes == existing.meta.notes
+        and desired.meta.origin == existing.meta.origin
     )
     if same:
         return "unchanged", existing
-    if existing.meta.audit.last_actor != call.actor:
+    if not written_by_import(existing, call.actor):
         # Changed in V2 since the import: V2 is where the account lives now.
+        if legacy:
+            return "kept", _record_origin(call, flow, existing, seq, p.origin)
         return "kept", existing
     old_names = existing.domains.all_names()
     added = [d for d in desired.domains.all_names() if d not in old_names]
@@ -213,7 +262,10 @@ def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Ac
         "write_config",
         lambda: written.append(
             ctx.store.write(
-                desired, expected_revision=existing.revision, actor=call.actor, action="import"
+                desired,
+                expected_revision=existing.revision,
+                actor=call.actor,
+                action=IMPORT_ACTION,
             ).config
         ),
         undo=lambda: ctx.store.write(
@@ -228,6 +280,30 @@ def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Ac
             describe=f"release {', '.join(removed)}",
         )
     return "updated", written[0] if written else desired
+
+
+def _record_origin(
+    call: Call, flow: Flow, existing: UserConfig, seq: int, origin: str
+) -> UserConfig:
+    """Give a legacy import its meta.origin, changing nothing else (the account is kept)."""
+    ctx = call.ctx
+    name = existing.username
+    recorded = existing.with_(meta=existing.meta.model_copy(update={"origin": origin}))
+    written: list[UserConfig] = []
+    flow.step(
+        "record_origin",
+        lambda: written.append(
+            ctx.store.write(
+                recorded,
+                expected_revision=existing.revision,
+                actor=call.actor,
+                action=RECORD_ORIGIN_ACTION,
+            ).config
+        ),
+        undo=lambda: ctx.store.revert_to(name, seq),
+        describe=f"record meta.origin {origin} of {name} (imported before the field existed)",
+    )
+    return written[0] if written else recorded
 
 
 def _create(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Action, UserConfig]:
@@ -262,7 +338,11 @@ def _create(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Acti
             "write_config",
             lambda: written.append(
                 ctx.store.write(
-                    config, expected_revision=None, actor=call.actor, action="import", create=True
+                    config,
+                    expected_revision=None,
+                    actor=call.actor,
+                    action=IMPORT_ACTION,
+                    create=True,
                 ).config
             ),
             undo=lambda: ctx.store.remove(name),

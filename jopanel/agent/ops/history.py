@@ -60,6 +60,8 @@ def user_rollback(call: Call, p: RollbackRef) -> OpResult:
                 # The rules every other way of adding a hostname goes through (another
                 # account's name, a name under another account's domain, a public suffix).
                 check_hostname_available(ctx, p.username, hostname, "domains")
-        return restored
+        # Where the account came from is not part of its history: only the import sets it.
+        meta = restored.meta.model_copy(update={"origin": current.meta.origin})
+        return restored.with_(meta=meta)
 
     return _change(call, p.username, f"rollback:{p.seq}", mutate, p.expected_revision)
