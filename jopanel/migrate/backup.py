@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CommandFailed
-from ..store.atomic import ensure_dir, fsync_dir
+from ..store.atomic import ensure_dir, fsync_dir, write_new_file
 from ..system.runner import Runner
 from .errors import BackupFailed
 from .introspect import V1Source
@@ -188,6 +188,9 @@ def backup(source: V1Source, directory: Path, runner: Runner | None = None) -> B
     tmp = directory / f".v1-{source.database}-{secrets.token_hex(6)}.sql.tmp"
     with defaults_file(source) as cnf:
         try:
+            # 0600 from birth: an existing backup dir keeps its mode (maybe 0755), and
+            # mariadb-dump truncates a file in place, keeping this mode while it writes.
+            write_new_file(tmp, b"", 0o600)
             runner.run(dump_argv(cnf, source.database, tmp), timeout=DUMP_TIMEOUT)
             if not tmp.is_file() or tmp.stat().st_size == 0:
                 raise BackupFailed("mariadb-dump wrote nothing")

@@ -60,8 +60,37 @@ def replace_symlink(link: Path, target: str, *, temp_name: str | None = None) ->
     fsync_dir(link.parent)
 
 
-def ensure_dir(path: Path, mode: int = 0o700) -> Path:
-    """Create `path` (and parents) if missing and force its mode."""
-    path.mkdir(mode=mode, parents=True, exist_ok=True)
-    os.chmod(path, mode)
+PARENT_MODE = 0o755
+
+
+def ensure_dir(path: Path, mode: int = 0o700, *, parent_mode: int = PARENT_MODE) -> Path:
+    """Make sure `path` is a directory; modes are set only on directories made here.
+
+    A missing `path` is created with `mode`, and each missing parent with `parent_mode`
+    (0755 by default: root-owned, traversable, writable by the owner only, like `mkdir
+    -p` under umask 022, so a service user can still reach e.g. run/jopanel/agent.sock).
+    Each is made 0700 first and then given its mode, exactly, whatever the umask (never
+    open to others before that); the directory holding it is fsynced, so the new entry
+    survives a crash. A directory that already exists keeps its mode: an admin's
+    `--backup-dir` or `/home` is never chmodded behind their back. One that appears
+    concurrently (another process made it first) is left as its maker set it.
+    """
+    missing: list[Path] = []
+    probe = path
+    while not probe.is_dir() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+            continue
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, mode if directory == path else parent_mode)
+        finally:
+            os.close(fd)
+        fsync_dir(directory.parent)
     return path
