@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     agent_allowed_uids: list[int] = []
     # Reverse proxies whose X-Forwarded-For the API believes (IPs or CIDRs); none by default.
     trusted_proxies: list[str] = []
+    # Largest API request body in bytes (413 beyond); uploads under /api/user/files/upload
+    # have their own limit.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1024)
     nginx_reload: list[str] = []
     phpfpm_reload: list[str] = []
     sshd_reload: list[str] = []

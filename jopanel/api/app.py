@@ -16,7 +16,7 @@ from ..settings import Settings
 from .auth import ACCESS_TTL, AuthService, ClientAddress, LoginThrottle, TokenSigner, load_secret
 from .context import ApiContext
 from .errors import install_handlers
-from .middleware import AuditMiddleware
+from .middleware import AuditMiddleware, BodyLimitMiddleware
 from .routes import admin_packages, admin_system, admin_users, auth, user, user_hosting
 from .schemas import error_responses
 from .services import AccountService
@@ -89,6 +89,9 @@ def create_app(
     app.state.ctx = ctx
     install_docs(app)
     install_handlers(app)
+    app.add_middleware(  # inside the audit: a refused body still gets its audit row
+        BodyLimitMiddleware, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
+    )
     app.add_middleware(AuditMiddleware, context=lambda: ctx)
     for module in (auth, admin_users, admin_packages, admin_system, user, user_hosting):
         # Our 422 body everywhere, in place of FastAPI's default HTTPValidationError.

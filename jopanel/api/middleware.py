@@ -4,14 +4,19 @@ A pure ASGI middleware, so it sees every outcome, including 401/403/422 raised b
 route runs. Routes add what only they know (the login name tried, a created account's
 name, a detail) in `request.state`. The row is written before the last body chunk is
 sent, so a client that reads the audit log right after a change finds it there.
+
+Also `BodyLimitMiddleware`: request bodies over a size limit are refused with 413 as they
+stream in, never buffered whole.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..db.audit import AuditEntry, record
@@ -96,3 +101,109 @@ class AuditMiddleware:
             result=result_of(status),
             detail=detail,
         )
+
+
+# --- request body limit ------------------------------------------------------------------
+UPLOAD_PREFIX = "/api/user/files/upload"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes its limit (the 413 is already out).
+
+    An HTTPException, so FastAPI's body parsing re-raises it as is rather than calling it
+    a malformed body.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body is larger than {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over a size limit with 413, never buffering them.
+
+    A Content-Length over the limit is answered at once, before the app runs or a byte of
+    the body is read. A body without one (chunked) is counted as the app receives it: the
+    chunk that passes the limit is not handed over; the 413 is sent right then and
+    `receive` raises `BodyTooLarge`, so the app stops, and whatever it answers to that is
+    dropped. At most about one chunk beyond the limit is ever in memory. Paths under
+    `/api/user/files/upload` get `upload_limit` instead of `limit`. The 413 is JSON
+    `{"detail", "code": "too_large", "field": null}` with `Connection: close` (the rest
+    of the body is not worth reading).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.upload_limit = upload_limit
+
+    def limit_for(self, path: str) -> int:
+        if path == UPLOAD_PREFIX or path.startswith(UPLOAD_PREFIX + "/"):
+            return self.upload_limit
+        return self.limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(str(scope.get("path", "")))
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, limit)
+            return
+        received = 0
+        started = False
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            if not refused:
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                if received <= limit:
+                    return message
+                if not started:
+                    await _refuse(send, limit)
+                    refused = True
+            raise BodyTooLarge(limit)
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the app's own answer to BodyTooLarge: ours went out first
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except BodyTooLarge:
+            if not refused:
+                raise
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The declared body size; the largest if several are sent (the server refuses those)."""
+    sizes = [
+        int(value)
+        for key, value in scope.get("headers", [])
+        if key.lower() == b"content-length" and value.strip().isdigit()
+    ]
+    return max(sizes) if sizes else None
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    detail = f"request body is larger than {limit} bytes"
+    body = json.dumps({"detail": detail, "code": "too_large", "field": None}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
