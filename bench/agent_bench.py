@@ -25,7 +25,7 @@ from rich.table import Table
 from jopanel.agent import server
 from jopanel.agent.client import SocketAgent
 from jopanel.settings import load_settings
-from jopanel.system.crypt import hash_password
+from jopanel.system.crypt import hash_system_password as hash_password
 from jopanel.system.runner import Runner, Secret
 from jopanel.system.sandbox import init_root
 

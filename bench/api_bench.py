@@ -37,7 +37,6 @@ from jopanel.agent import server
 from jopanel.agent.client import SocketAgent
 from jopanel.agent.ops.build import new_config
 from jopanel.api.app import create_app
-from jopanel.api.services import create_panel_user
 from jopanel.schemas import Limits
 from jopanel.settings import Settings, load_settings
 from jopanel.store import ConfigStore
@@ -127,7 +126,7 @@ def main() -> None:
         threading.Thread(target=server.run, args=(listener,), daemon=True).start()
         agent = SocketAgent(settings, timeout=600)
         app = create_app(settings, agent)
-        create_panel_user(app.state.ctx.sessions, "admin", PASSWORD, "admin")
+        app.state.ctx.staff.create("admin", PASSWORD, "admin")
         rng = random.Random(4)
         terms = [
             f"u{rng.randrange(args.accounts):05d}"[: rng.choice((4, 5, 6))]

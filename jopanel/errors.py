@@ -6,6 +6,8 @@
     ├── Conflict                      conflict     409   4
     │   └── StaleRevision             stale        412   4
     ├── Forbidden                     forbidden    403   5
+    ├── NotAuthenticated              unauthenticated 401 5
+    ├── Throttled                     throttled    429   5
     ├── AgentUnavailable              agent_down   503   6
     ├── CommandFailed                 command      500   7
     └── ConfigCorrupt                 corrupt      500   8
@@ -16,6 +18,7 @@ into one line on stderr and the exit code, the agent into `{"error", "message"}`
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 
@@ -76,6 +79,26 @@ class Forbidden(JoPanelError):
     exit_code = 5
 
 
+class NotAuthenticated(JoPanelError):
+    """No login, a wrong password, or a session that has ended."""
+
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 5
+
+
+class Throttled(JoPanelError):
+    """Too many failed logins for this account or from this address."""
+
+    code = "throttled"
+    http_status = 429
+    exit_code = 5
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
 class AgentUnavailable(JoPanelError):
     code = "agent_down"
     http_status = 503
@@ -113,6 +136,8 @@ ERRORS_BY_CODE: dict[str, type[JoPanelError]] = {
         Conflict,
         StaleRevision,
         Forbidden,
+        NotAuthenticated,
+        Throttled,
         AgentUnavailable,
         CommandFailed,
         ConfigCorrupt,

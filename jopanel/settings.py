@@ -114,6 +114,24 @@ class Settings(BaseSettings):
         return self.path("var/lib/jopanel")
 
     @property
+    def uid_counter(self) -> Path:
+        """The next uid JoPanel may give (it only moves up: uids are never reused)."""
+        return self.state_dir / "next-uid"
+
+    @property
+    def crontab_dir(self) -> Path:
+        return self.path("var/spool/cron/crontabs")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.path("var/log/jopanel")
+
+    @property
+    def audit_journal(self) -> Path:
+        """The agent's append-only record of every change (the audit table indexes it)."""
+        return self.log_dir / "audit.jsonl"
+
+    @property
     def home_base(self) -> Path:
         return self.path("home")
 

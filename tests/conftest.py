@@ -71,9 +71,13 @@ def new_user(
 
 
 def cli(
-    root: Path, *args: str, input: str | None = None, check: bool = True
+    root: Path,
+    *args: str,
+    input: str | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `jopanel` console script against `root`."""
+    """Run the real `jopanel` console script against `root` (`env` adds variables)."""
     proc = subprocess.run(
         [JOPANEL, "--root", str(root), *args],
         input=input,
@@ -81,6 +85,7 @@ def cli(
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, **env} if env else None,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"jopanel {' '.join(args)} failed: {proc.stderr}")

@@ -12,7 +12,7 @@ import pytest
 from jopanel.errors import Conflict, ValidationFailed
 from jopanel.schemas import KINDS, compute_revision
 from jopanel.system.accounts import parse_passwd
-from jopanel.system.crypt import verify_password
+from jopanel.system.crypt import verify_system_password as verify_password
 from tests.conftest import Op, new_user
 
 

@@ -14,9 +14,17 @@ import pytest
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jopanel.api.auth import AuthService, LoginThrottle, Principal, TokenSigner
 from jopanel.api.errors import NotAuthenticated
-from jopanel.auth.passwords import hash_password, verify_password
+from jopanel.auth.passwords import hash_login_password as hash_password
+from jopanel.auth.passwords import verify_login_password as verify_password
+from jopanel.auth.sessions import (
+    AccountCheck,
+    AuthService,
+    Identity,
+    LoginThrottle,
+    Principal,
+    TokenSigner,
+)
 from jopanel.db import audit
 from jopanel.db.index import STALE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
 from jopanel.db.migrate import check
@@ -80,6 +88,8 @@ def summary(name: str, owner: str = "admin", **extra: Any) -> dict[str, Any]:
         "owner": owner,
         "revision": "sha256:" + "0" * 64,
         "updated_at": "2026-01-01T10:00:00+02:00",
+        "uid": 20000 + sum(map(ord, name)),
+        "created_at": "2026-01-01T08:00:00+00:00",
         **extra,
     }
 
@@ -196,8 +206,18 @@ def test_audit_search(sessions: sessionmaker[Session]) -> None:
         assert audit.search(db, until=datetime.now(UTC) - timedelta(hours=1))[1] == 0
 
 
+class NoAccounts:
+    """A directory with no hosting accounts: staff logins only."""
+
+    def verify(self, username: str, password: str, ip: str) -> AccountCheck:
+        return AccountCheck(ok=False)
+
+    def identity(self, username: str) -> Identity | None:
+        return None
+
+
 def test_auth_sessions_on_every_backend(sessions: sessionmaker[Session]) -> None:
-    service = AuthService(TokenSigner(b"k" * 48), LoginThrottle())
+    service = AuthService(TokenSigner(b"k" * 48), LoginThrottle(), NoAccounts(), failure_floor=0)
     with session_scope(sessions) as db:
         db.add(
             PanelUser(

@@ -36,6 +36,7 @@ EXPECTED_OPS = [
     "user_history",
     "user_rollback",
     "user_stats",
+    "verify_password",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 from jopanel.agent.context import AgentContext
 from jopanel.agent.flow import InjectedFault
 from jopanel.agent.registry import execute
+from jopanel.errors import CommandFailed
 from jopanel.settings import load_settings
+from jopanel.system.runner import Completed, Runner
 from tests.conftest import Op, new_user
 
 CREATE = {
@@ -119,4 +122,28 @@ def test_update_domain_change_failure_releases_new_claim(root: Path, op: Op) -> 
         faulty(root, "update_user:apply")(
             "update_user_config", username="joko", account={"primary_domain": "new.example.org"}
         )
+    assert snapshot(root) == before
+
+
+class FailsAfter(Runner):
+    """The real commands; the named ones run, succeed, and are then reported failed (a
+    command that did its work and died before saying so)."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = set(names)
+
+    def run(self, argv: Sequence[str], **kwargs: Any) -> Completed:
+        done = super().run(argv, **kwargs)
+        if Path(str(argv[0])).name in self.names:
+            raise CommandFailed(f"{argv[0]} failed after its work", argv=list(argv),
+                                returncode=1, output="")  # fmt: skip
+        return done
+
+
+@pytest.mark.parametrize("command", ["groupadd", "useradd", "chpasswd"])
+def test_create_rolls_back_a_command_that_worked_then_failed(root: Path, command: str) -> None:
+    before = snapshot(root)
+    ctx = AgentContext(load_settings(root), runner=FailsAfter(command))
+    with pytest.raises(CommandFailed):
+        execute(ctx, "create_user", dict(CREATE), actor="test")
     assert snapshot(root) == before

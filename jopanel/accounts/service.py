@@ -1,9 +1,11 @@
-"""The seed's flows behind the API, in one place: create, update, stats, and the rest.
+"""Account changes that touch both the system and the panel database, in one place.
 
-Every change goes to the agent first (the truth on disk and in the system); then the
-login table, then the account index. The index update never fails a request: if the
-database refuses, the index is marked stale and the next reindex repairs it. Details of
-one account are always read from disk through the agent, never from the index.
+The API, the web UI and the CLI all go through `AccountService`, so none of them can skip
+what another does: every change goes to the agent first (the truth on disk and in the
+system, journaled for the audit), then ends the sessions it must end, then brings the
+account index along. The index update never fails a change: if the database refuses,
+the index is marked stale and the next read rebuilds it. Details of one account are
+always read from disk through the agent, never from the index.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import validate
 from ..agent.client import Agent
+from ..agent.registry import OpResult
+from ..auth.sessions import AccountCheck, Identity, Principal, revoke_sessions
+from ..db.audit import sync_journal
 from ..db.index import (
     SOURCE_KEY,
     STALE_KEY,
@@ -30,31 +34,21 @@ from ..db.index import (
     mark_stale,
     reindex,
 )
-from ..db.models import PanelUser
+from ..db.models import AccountIndex, PanelUser
 from ..db.session import session_scope
 from ..errors import AgentUnavailable, Conflict, Forbidden, NotFound, ValidationFailed
+from ..schemas.summary import AccountSummary
 from ..settings import Settings
-from .auth import AuthService, Principal, hash_password
-from .schemas import UserCreate, UserUpdate
 
-log = logging.getLogger("jopanel.api.services")
+log = logging.getLogger("jopanel.accounts")
 
 STAFF_ROLES = ("admin", "reseller")
+DEFAULT_OWNER = "admin"
 
 
 def summary_of(view: Mapping[str, Any]) -> dict[str, Any]:
     """The index row of an account, from its documents as the agent returned them."""
-    account = view["account"]
-    return {
-        "username": account["username"],
-        "contact_email": account["contact_email"],
-        "primary_domain": account["primary_domain"],
-        "package": account["package"],
-        "status": account["status"],
-        "owner": account["owner"],
-        "revision": view["revision"],
-        "updated_at": account["updated_at"],
-    }
+    return AccountSummary.of_view(dict(view)).row()
 
 
 def may_see(principal: Principal, account: Mapping[str, Any]) -> bool:
@@ -66,46 +60,39 @@ def may_see(principal: Principal, account: Mapping[str, Any]) -> bool:
     return bool(account.get("username") == principal.username)
 
 
+# Ops after which the account's panel sessions end, and what a reseller may not do to an
+# account that carries a panel role.
+REVOKES = frozenset({"suspend_user", "set_password", "delete_user"})
+GUARDED = {
+    "suspend_user": "suspend",
+    "set_password": "reset the password of",
+    "delete_user": "delete",
+}
+
+
+def _is_view(data: Any) -> bool:
+    return isinstance(data, dict) and "account" in data and "revision" in data
+
+
+def cli_principal() -> Principal:
+    """Whoever runs the CLI as root: an admin named after the person behind sudo."""
+    actor = os.environ.get("SUDO_USER") or "root"
+    return Principal(username=actor[:64], role="admin", session_id="cli")
+
+
 def _package_field(exc: NotFound) -> ValidationFailed:
     # An unknown package in a request body is bad input, not a missing resource.
     return ValidationFailed(exc.message, field="package")
 
 
-class UserRepositoryFS:
-    """Accounts as the agent reads and writes them on disk: the source of truth."""
-
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
-
-    def get(self, username: str, actor: str) -> dict[str, Any]:
-        data: dict[str, Any] = self.agent.execute(
-            "get_config", {"username": username}, actor=actor
-        ).data
-        return data
-
-    def list_summaries(self, actor: str, search: str | None = None) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.agent.execute(
-            "list_users", {"search": search}, actor=actor
-        ).data
-        return data
-
-    def index_entries(self, actor: str) -> list[dict[str, Any]]:
-        """Every account's index fields (two files per account: the fast read for reindex)."""
-        data: list[dict[str, Any]] = self.agent.execute("index_entries", {}, actor=actor).data
-        return data
-
-    def run(self, op: str, payload: dict[str, Any], actor: str) -> Any:
-        return self.agent.execute(op, payload, actor=actor).data
-
-
 @dataclass
 class IndexFreshness:
-    """Spots changes made behind the API's back (CLI, reconcile, migration).
+    """Spots changes made behind the service's back (reconcile, hand edits, migration).
 
     Every change to an account swaps a symlink in ROOT/etc/jopanel/users, which bumps
     that directory's mtime; the directory is stat-able by the unprivileged service user.
     A stamp that differs from the one recorded at the last sync means the index may be
-    behind, and the next list rebuilds it.
+    behind, and the next read rebuilds it.
     """
 
     settings: Settings
@@ -120,29 +107,36 @@ class IndexFreshness:
 def rebuild_index(
     settings: Settings, agent: Agent, sessions: sessionmaker[Session], actor: str
 ) -> int:
-    """`jopanel reindex` and `POST /api/admin/reindex`: the index from what is on disk."""
+    """`jopanel reindex` and `POST /api/admin/reindex`: the index (and the audit table's
+    copy of the journal) from what is on disk."""
     stamp = IndexFreshness(settings).stamp()  # taken first: a change during the read re-triggers
-    summaries = UserRepositoryFS(agent).index_entries(actor)
-    return reindex(sessions, summaries, stamp)
+    summaries: list[dict[str, Any]] = agent.execute("index_entries", {}, actor=actor).data
+    count = reindex(sessions, summaries, stamp)
+    sync_journal(sessions, settings.audit_journal)
+    return count
 
 
 class AccountService:
-    """Account flows for the API; each method checks visibility before acting."""
+    """Account flows; each method checks visibility before acting."""
 
-    def __init__(
-        self, settings: Settings, agent: Agent, sessions: sessionmaker[Session], auth: AuthService
-    ) -> None:
+    def __init__(self, settings: Settings, agent: Agent, sessions: sessionmaker[Session]) -> None:
         self.settings = settings
-        self.fs = UserRepositoryFS(agent)
+        self.agent = agent
         self.sessions = sessions
-        self.auth = auth
         self.freshness = IndexFreshness(settings)
         self._reindex_lock = threading.Lock()
 
+    def run(self, op: str, payload: dict[str, Any], actor: str) -> Any:
+        return self.agent.execute(op, payload, actor=actor).data
+
     # --- lookups ---------------------------------------------------------------------
+    def get(self, username: str, actor: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.run("get_config", {"username": username}, actor)
+        return data
+
     def visible(self, principal: Principal, username: str) -> dict[str, Any]:
         """An account's documents from disk, or 404 when this principal may not see it."""
-        view = self.fs.get(username, principal.actor)
+        view = self.get(username, principal.actor)
         if not may_see(principal, view["account"]):
             raise NotFound(f"no account {username!r}", field="username")
         return view
@@ -158,51 +152,69 @@ class AccountService:
         per_page: int,
     ) -> tuple[list[SummaryRow], int]:
         """A page of the index, rebuilt first when it is stale or behind the disk."""
-        stamp = self.freshness.stamp()
-        for attempt in (1, 2):
-            with session_scope(self.sessions) as db:
-                repo = UserRepositoryDB(db)
-                if attempt == 2 or not self._behind(repo, stamp):
-                    return repo.search(
-                        principal,
-                        search=search,
-                        status=status,
-                        package=package,
-                        page=page,
-                        per_page=per_page,
-                    )
-            self._rebuild_or_carry_on(principal.actor)
-        raise AssertionError("unreachable")
+        self.ensure_fresh(principal.actor)
+        with session_scope(self.sessions) as db:
+            return UserRepositoryDB(db).search(
+                principal, search=search, status=status, package=package, page=page,
+                per_page=per_page,
+            )  # fmt: skip
+
+    # --- the login side (jopanel.auth.sessions.AccountDirectory) --------------------
+    def verify(self, username: str, password: str, ip: str) -> AccountCheck:
+        """Check a hosting account's password against its shadow entry (the agent)."""
+        before = self.freshness.stamp()
+        result = self.agent.execute(
+            "verify_password", {"username": username, "password": password, "ip": ip},
+            actor=username,
+        )  # fmt: skip
+        data = result.data
+        if not data.get("ok"):
+            return AccountCheck(ok=False)
+        if result.changed:  # last_login_ip written: keep the index in step, no full rebuild
+            self.after_change(before, upsert=data["summary"])
+        return AccountCheck(
+            ok=True, identity=Identity(data["uid"], data["created_at"], data["status"])
+        )
+
+    def identity(self, username: str) -> Identity | None:
+        """The account's identity as the index knows it, the index first brought up to date
+        when anything changed on disk behind our back."""
+        self.ensure_fresh("session check")
+        with session_scope(self.sessions) as db:
+            row = db.get(AccountIndex, username)
+            if row is None:
+                return None
+            return Identity(row.uid, row.created_at, row.status)
 
     # --- index -----------------------------------------------------------------------
     def reindex(self, actor: str) -> int:
         """Rebuild the index from disk (through the agent)."""
         with self._reindex_lock:
-            return rebuild_index(self.settings, self.fs.agent, self.sessions, actor)
+            return rebuild_index(self.settings, self.agent, self.sessions, actor)
 
-    @staticmethod
-    def _behind(repo: UserRepositoryDB, stamp: str | None) -> bool:
+    def _behind(self, stamp: str | None) -> bool:
         try:
-            states = repo.states()
+            with session_scope(self.sessions) as db:
+                states = UserRepositoryDB(db).states()
         except SQLAlchemyError:
             log.exception("cannot read the index state")
             return False
         return STALE_KEY in states or (stamp is not None and states.get(SOURCE_KEY) != stamp)
 
-    def _rebuild_or_carry_on(self, actor: str) -> None:
+    def ensure_fresh(self, actor: str) -> None:
+        """Reindex when the index is marked stale or the accounts changed behind our back."""
+        if not self._behind(self.freshness.stamp()):
+            return
         log.info("account index is behind the disk; rebuilding")
         try:
             self.reindex(actor)
         except AgentUnavailable:
-            # The list is answered from the index; a stale answer beats none.
+            # Reads are answered from the index; a stale answer beats none.
             log.warning("agent unreachable: answering from a possibly stale index")
 
-    def ensure_fresh(self, actor: str) -> None:
-        """Reindex when the index is marked stale or the accounts changed behind our back."""
-        with session_scope(self.sessions) as db:
-            behind = self._behind(UserRepositoryDB(db), self.freshness.stamp())
-        if behind:
-            self._rebuild_or_carry_on(actor)
+    def sync_audit(self) -> int:
+        """Copy the agent's journal lines the audit table has not seen yet."""
+        return sync_journal(self.sessions, self.settings.audit_journal)
 
     def after_change(
         self,
@@ -214,8 +226,8 @@ class AccountService:
         """Bring the index in line after a change through the agent succeeded.
 
         `before` is `self.freshness.stamp()` taken before the agent call; when nothing but
-        this change happened since the last sync the stamp moves on, so the next list need
-        not rebuild. Routes that change an account through other agent ops call this too.
+        this change happened since the last sync the stamp moves on, so the next read need
+        not rebuild.
         """
         if not index_change(self.sessions, upsert=upsert, remove=remove):
             return
@@ -234,6 +246,10 @@ class AccountService:
             mark_stale(self.sessions, "stamp update failed")
 
     # --- flows -----------------------------------------------------------------------
+    def _staff_row(self, username: str) -> PanelUser | None:
+        with session_scope(self.sessions) as db:
+            return db.scalar(select(PanelUser).where(PanelUser.username == username))
+
     def _check_owner(self, principal: Principal, owner: str | None) -> str:
         if principal.role == "reseller":
             if owner not in (None, principal.username):
@@ -241,55 +257,90 @@ class AccountService:
             return principal.username
         if owner is None or owner == principal.username:
             return principal.username
-        with session_scope(self.sessions) as db:
-            row = db.scalar(select(PanelUser).where(PanelUser.username == owner))
+        if owner == DEFAULT_OWNER:  # the owner accounts have unless someone else is named
+            return owner
+        row = self._staff_row(owner)
         if row is None or row.role not in STAFF_ROLES:
             raise ValidationFailed(f"{owner!r} is not an admin or reseller", field="owner")
         return owner
 
-    def create(self, principal: Principal, request: UserCreate) -> dict[str, Any]:
-        """CreateUser: agent (config → Linux user → services) → panel login → index."""
-        owner = self._check_owner(principal, request.owner)
-        with session_scope(self.sessions) as db:
-            if (
-                db.scalar(select(PanelUser.id).where(PanelUser.username == request.username))
-                is not None
-            ):
-                raise Conflict(f"account {request.username!r} already exists", field="username")
-        password_hash = hash_password(request.password)
-        payload: dict[str, Any] = {
-            "username": request.username,
-            "password": request.password,
-            "contact_email": request.contact_email,
-            "primary_domain": request.primary_domain,
-            "package": request.package or "default",
-            "owner": owner,
-        }
+    def change(
+        self,
+        principal: Principal,
+        op: str,
+        payload: dict[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> OpResult:
+        """Run one op that changes an account, and everything that goes with it.
+
+        Before: the principal may see the account; a reseller may not touch an account
+        that carries a panel role; a new account's name is not a staff login's. After: the
+        sessions the change must end are revoked, and the index follows the disk.
+        """
+        username = str(payload.get("username", ""))
+        if op == "create_user":
+            payload = {**payload, "owner": self._check_owner(principal, payload.get("owner"))}
+            if self._staff_row(username) is not None:
+                raise Conflict(f"{username!r} is a panel staff login", field="username")
+        else:
+            self.visible(principal, username)
+        if op in GUARDED:
+            self._guard_staff_account(principal, username, GUARDED[op])
         before = self.freshness.stamp()
         try:
-            view: dict[str, Any] = self.fs.run("create_user", payload, principal.actor)
+            result = self.agent.execute(op, payload, actor=principal.actor, dry_run=dry_run)
         except NotFound as exc:
-            raise _package_field(exc) from None
-        try:
-            with session_scope(self.sessions) as db:
-                db.add(
-                    PanelUser(username=request.username, password_hash=password_hash, role="user")
-                )
-        except SQLAlchemyError:
-            # Without its login the account is half made: take it back out.
-            log.exception("panel login for %s not stored; removing the account", request.username)
-            self.fs.run("delete_user", {"username": request.username}, principal.actor)
+            if op == "create_user" or (op == "update_user_config" and exc.field == "package"):
+                raise _package_field(exc) from None
             raise
-        self.after_change(before, upsert=summary_of(view))
+        if dry_run:
+            return result
+        if op == "delete_user":
+            self.revoke(username, drop_role=True)
+            self.after_change(before, remove=username)
+            return result
+        view = result.data if _is_view(result.data) else None
+        if view is None and before != self.freshness.stamp():  # a new revision was written
+            view = self.get(username, principal.actor)
+        if view is not None:
+            self.after_change(before, upsert=summary_of(view))
+        if op in REVOKES or (view is not None and view["account"]["status"] != "active"):
+            self.revoke(username)
+        return result
+
+    def create(
+        self,
+        principal: Principal,
+        *,
+        username: str,
+        password: str | None,
+        contact_email: str,
+        primary_domain: str,
+        package: str | None = None,
+        owner: str | None = None,
+    ) -> dict[str, Any]:
+        """CreateUser: agent (config → Linux user → password → services) → index.
+
+        The account's password is its shadow entry: it logs in to SFTP and the panel."""
+        payload: dict[str, Any] = {
+            "username": username, "contact_email": contact_email,
+            "primary_domain": primary_domain, "package": package or "default", "owner": owner,
+        }  # fmt: skip
+        if password is not None:
+            payload["password"] = password
+        view: dict[str, Any] = self.change(principal, "create_user", payload).data
         return view
 
     def update(
-        self, principal: Principal, username: str, request: UserUpdate, expected: str | None
+        self,
+        principal: Principal,
+        username: str,
+        patch: dict[str, Any],
+        expected: str | None,
     ) -> dict[str, Any]:
         """UpdateUser: lock → config → apply → unlock (in the agent) → index."""
-        self.visible(principal, username)
-        patch = request.model_dump(exclude_none=True)
-        account_patch = patch.get("account", {})
+        account_patch = patch.get("account", {}) or {}
         if principal.role != "admin":
             if "owner" in account_patch:
                 raise Forbidden(
@@ -300,105 +351,65 @@ class AccountService:
                     "only an admin can override limits; choose a package", field="limits"
                 )
         if "owner" in account_patch:
+            self.visible(principal, username)
             account_patch["owner"] = self._check_owner(principal, account_patch["owner"])
-        before = self.freshness.stamp()
-        try:
-            view: dict[str, Any] = self.fs.run(
-                "update_user_config",
-                {"username": username, "expected_revision": expected, **patch},
-                principal.actor,
-            )
-        except NotFound as exc:
-            if exc.field == "package":
-                raise _package_field(exc) from None
-            raise
-        self.after_change(before, upsert=summary_of(view))
+        payload = {"username": username, "expected_revision": expected, **patch}
+        view: dict[str, Any] = self.change(principal, "update_user_config", payload).data
         return view
 
+    def _guard_staff_account(self, principal: Principal, username: str, what: str) -> None:
+        """An account that carries a panel role (a V1 reseller) is an admin's to manage:
+        its password or existence would hand over that role's accounts."""
+        if principal.role != "admin" and self._staff_row(username) is not None:
+            raise Forbidden(f"only an admin can {what} an account with a panel role")
+
     def set_status(self, principal: Principal, username: str, suspend: bool) -> dict[str, Any]:
-        self.visible(principal, username)
-        before = self.freshness.stamp()
+        """Suspend (ends its sessions at once) or unsuspend an account."""
         op = "suspend_user" if suspend else "unsuspend_user"
-        view: dict[str, Any] = self.fs.run(op, {"username": username}, principal.actor)
-        if suspend:
-            self._revoke(username)
-        self.after_change(before, upsert=summary_of(view))
+        view: dict[str, Any] = self.change(principal, op, {"username": username}).data
         return view
 
     def account_op(self, principal: Principal, op: str, payload: dict[str, Any]) -> Any:
         """Run another op on the caller's own account (domains, keys, PHP), then reindex it."""
-        before = self.freshness.stamp()
-        data = self.fs.run(op, {"username": principal.username, **payload}, principal.actor)
-        if before != self.freshness.stamp():  # a new revision was written
-            view = self.fs.get(principal.username, principal.actor)
-            self.after_change(before, upsert=summary_of(view))
+        return self.change(principal, op, {"username": principal.username, **payload}).data
+
+    def delete(self, principal: Principal, username: str) -> dict[str, Any]:
+        """Terminate an account: everything of it ends (sessions, role, processes, files)."""
+        data: dict[str, Any] = self.change(principal, "delete_user", {"username": username}).data
         return data
 
-    def delete(self, principal: Principal, username: str) -> None:
-        self.visible(principal, username)
-        before = self.freshness.stamp()
-        self.fs.run("delete_user", {"username": username}, principal.actor)
-        try:
-            with session_scope(self.sessions) as db:
-                db.execute(
-                    delete(PanelUser).where(
-                        PanelUser.username == username, PanelUser.role == "user"
-                    )
-                )
-                self.auth.revoke_user(db, username)
-        except SQLAlchemyError:
-            log.exception("login of deleted account %s not removed", username)
-        self.after_change(before, remove=username)
-
     def reset_password(self, principal: Principal, username: str, password: str) -> None:
-        """New password for the Linux account and the panel login; ends open sessions."""
-        self.visible(principal, username)
-        password_hash = hash_password(password)
-        self.fs.run("set_password", {"username": username, "password": password}, principal.actor)
-        with session_scope(self.sessions) as db:
-            row = db.scalar(select(PanelUser).where(PanelUser.username == username))
-            if row is None:
-                db.add(PanelUser(username=username, password_hash=password_hash, role="user"))
-            else:
-                row.password_hash = password_hash
-            self.auth.revoke_user(db, username)
+        """A new password for the account (SFTP, SSH and the panel); ends open sessions."""
+        self.change(principal, "set_password", {"username": username, "password": password})
+
+    def rollback(
+        self, principal: Principal, username: str, seq: int, expected: str | None = None
+    ) -> dict[str, Any]:
+        """Make an earlier revision current again (as a new revision) and apply it."""
+        payload: dict[str, Any] = {"username": username, "seq": seq}
+        if expected is not None:
+            payload["expected_revision"] = expected
+        data: dict[str, Any] = self.change(principal, "user_rollback", payload).data
+        return data
 
     def stats(self, principal: Principal, username: str) -> dict[str, Any]:
         """GetStats: limits.json plus a real-time measurement by the agent."""
         self.visible(principal, username)
-        data: dict[str, Any] = self.fs.run("user_stats", {"username": username}, principal.actor)
+        data: dict[str, Any] = self.run("user_stats", {"username": username}, principal.actor)
         return data
 
-    def _revoke(self, username: str) -> None:
-        try:
-            with session_scope(self.sessions) as db:
-                self.auth.revoke_user(db, username)
-        except SQLAlchemyError:
-            log.exception("sessions of %s not revoked", username)
+    def revoke(self, username: str, *, drop_role: bool = False) -> None:
+        """End the account's sessions (and, on delete, the panel role granted to it).
 
-    def account_may_log_in(self, user: PanelUser) -> None:
-        """Refuse the panel login of a suspended (or vanished) hosting account."""
-        if user.role != "user":
-            return
-        try:
-            view = self.fs.get(user.username, "login")
-        except NotFound:
-            raise Forbidden("this account no longer exists", field="username") from None
-        if view["account"]["status"] == "suspended":
-            raise Forbidden("this account is suspended", field="username")
-
-
-def create_panel_user(
-    sessions: sessionmaker[Session], username: str, password: str, role: str
-) -> None:
-    """A panel login for an admin or reseller (`jopanel admin create`, `jopanel demo`)."""
-    validate.panel_name(username)
-    if role not in STAFF_ROLES:
-        raise ValidationFailed(f"role must be one of {', '.join(STAFF_ROLES)}", field="role")
-    if not 8 <= len(password) <= 1024:
-        raise ValidationFailed("must be 8 to 1024 characters", field="password")
-    password_hash = hash_password(password)
-    with session_scope(sessions) as db:
-        if db.scalar(select(PanelUser.id).where(PanelUser.username == username)) is not None:
-            raise Conflict(f"panel user {username!r} already exists", field="username")
-        db.add(PanelUser(username=username, password_hash=password_hash, role=role))
+        Raises when the database refuses: a caller must not report a suspension or a new
+        password as done while old sessions might still work. (Sessions are bound to the
+        account's identity too, so a deleted or suspended account's sessions end anyway.)
+        """
+        with session_scope(self.sessions) as db:
+            revoke_sessions(db, username)
+            if drop_role:
+                db.execute(
+                    delete(PanelUser).where(
+                        PanelUser.username == username, PanelUser.password_hash.is_(None)
+                    )
+                )

@@ -5,6 +5,7 @@ Both raise the same JoPanelError subclasses, so callers never care which one the
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import httpx
@@ -14,6 +15,10 @@ from ..settings import Settings
 from .context import AgentContext
 from .registry import OpResult, execute
 from .server import socket_in_use
+
+# The API request being served (set by the audit middleware): sent along with each op,
+# so the agent's journal and logs name the request that asked.
+REQUEST_ID: ContextVar[str | None] = ContextVar("jopanel_request_id", default=None)
 
 
 class Agent(Protocol):
@@ -37,6 +42,9 @@ class SocketAgent:
         self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False
     ) -> OpResult:
         body = {"op": op, "payload": payload, "dry_run": dry_run, "actor": actor}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            body["request_id"] = request_id
         if not self.path.exists():
             # Checked first because httpcore leaks the socket of a failed Unix connect.
             raise AgentUnavailable(f"agent unreachable: no socket at {self.path}")
@@ -59,7 +67,9 @@ class LocalAgent:
     def execute(
         self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False
     ) -> OpResult:
-        return execute(self.ctx, op, payload, actor=actor, dry_run=dry_run)
+        return execute(
+            self.ctx, op, payload, actor=actor, dry_run=dry_run, request_id=REQUEST_ID.get()
+        )
 
 
 def agent_for_cli(settings: Settings) -> Agent:

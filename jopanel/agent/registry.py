@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import JoPanelError, NotFound, ValidationFailed
 from ..schemas.bundle import parse_model
+from . import journal
 from .context import AgentContext, Call
 
 log = logging.getLogger("jopanel.agent.ops")
@@ -46,23 +47,51 @@ class OpSpec:
     payload: type[BaseModel]
     handler: Handler
     target_field: str | None
+    # Ops that change something are journaled (jopanel.agent.journal); readers are not.
+    journal: bool = True
 
 
 REGISTRY: dict[str, OpSpec] = {}
 
 
 def op(
-    name: str, payload: type[P], target: str | None = "username"
+    name: str, payload: type[P], target: str | None = "username", *, reads_only: bool = False
 ) -> Callable[[Callable[[Call, P], OpResult]], Callable[[Call, P], OpResult]]:
-    """Register `handler` as the op `name` taking `payload`."""
+    """Register `handler` as the op `name` taking `payload` (`reads_only`: not journaled)."""
 
     def register(handler: Callable[[Call, P], OpResult]) -> Callable[[Call, P], OpResult]:
         if name in REGISTRY:
             raise RuntimeError(f"op {name} registered twice")
-        REGISTRY[name] = OpSpec(name, payload, handler, target)
+        REGISTRY[name] = OpSpec(name, payload, handler, target, journal=not reads_only)
         return handler
 
     return register
+
+
+def _journal(
+    ctx: AgentContext,
+    spec: OpSpec | None,
+    actor: str,
+    target: Any,
+    dry_run: bool,
+    outcome: str,
+    detail: str,
+    request_id: str | None,
+) -> None:
+    """Record a change (or a refused one) in the audit journal; readers and dry runs not."""
+    if spec is None or not spec.journal or dry_run:
+        return
+    journal.append(
+        ctx.settings,
+        journal.entry(
+            actor=actor,
+            action=spec.name,
+            target=str(target) if target is not None else None,
+            result=outcome,
+            detail=detail,
+            request_id=request_id,
+        ),
+    )
 
 
 def execute(
@@ -72,14 +101,18 @@ def execute(
     *,
     actor: str = "root",
     dry_run: bool = False,
+    request_id: str | None = None,
 ) -> OpResult:
-    """Validate and run one op; logs one structured line whatever happens."""
+    """Validate and run one op; logs one structured line whatever happens.
+
+    `request_id` names the API request that asked (journal and log lines carry it)."""
     from . import ops  # noqa: F401 - importing registers every op
 
     started = time.monotonic()
     target = None
     outcome = "ok"
     result: OpResult | None = None
+    spec: OpSpec | None = None
     try:
         spec = REGISTRY.get(name) if isinstance(name, str) else None
         if spec is None:
@@ -90,18 +123,24 @@ def execute(
         target = getattr(model, spec.target_field, None) if spec.target_field else None
         result = spec.handler(Call(ctx, actor=actor, dry_run=dry_run), model)
         result.dry_run = dry_run
-        return result
     except JoPanelError as exc:
         outcome = exc.code
+        _journal(ctx, spec, actor, target, dry_run, outcome, str(exc), request_id)
         raise
     except Exception:
         outcome = "internal"
+        _journal(ctx, spec, actor, target, dry_run, outcome, "internal error", request_id)
         raise
+    else:
+        if result.changed:
+            _journal(ctx, spec, actor, target, dry_run, outcome, "; ".join(result.plan), request_id)
+        return result
     finally:
         log.info(
             json.dumps(
                 {
                     "op": str(name)[:64],
+                    "request_id": request_id,
                     "actor": actor,
                     "target": target,
                     "dry_run": dry_run,

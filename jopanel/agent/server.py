@@ -10,6 +10,7 @@ import grp
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -27,6 +28,7 @@ from .registry import execute
 log = logging.getLogger("jopanel.agent")
 
 MAX_BODY = 1 << 20
+REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")  # an API request's id (jopanel.agent.client)
 SOCKET_MODE = 0o660
 
 
@@ -91,12 +93,16 @@ class _Handler(BaseHTTPRequestHandler):
                 "payload",
                 "dry_run",
                 "actor",
+                "request_id",
             }:
-                raise ValueError("expected {op, payload, dry_run, actor}")
+                raise ValueError("expected {op, payload, dry_run, actor, request_id}")
         except ValueError as exc:
             self._send(400, {"error": "invalid", "message": f"malformed request: {exc}"})
             return
         actor = request.get("actor") if isinstance(request.get("actor"), str) else f"uid:{uid}"
+        request_id = request.get("request_id")
+        if not isinstance(request_id, str) or not REQUEST_ID_RE.fullmatch(request_id):
+            request_id = None
         try:
             result = execute(
                 self.server.ctx,
@@ -104,6 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
                 request.get("payload", {}),
                 actor=str(actor)[:64],
                 dry_run=request.get("dry_run") is True,
+                request_id=request_id,
             )
         except JoPanelError as exc:
             self._send(exc.http_status, exc.to_dict())

@@ -10,16 +10,25 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from ..accounts.service import AccountService
+from ..accounts.staff import StaffLogins
 from ..agent.client import Agent, SocketAgent
+from ..auth.sessions import (
+    ACCESS_TTL,
+    FAILURE_FLOOR_SECONDS,
+    AuthService,
+    ClientAddress,
+    LoginThrottle,
+    TokenSigner,
+    load_secret,
+)
 from ..db.session import engine_for, init_db, make_sessionmaker
 from ..settings import Settings
-from .auth import ACCESS_TTL, AuthService, ClientAddress, LoginThrottle, TokenSigner, load_secret
 from .context import ApiContext
 from .errors import install_handlers
 from .middleware import AuditMiddleware, BodyLimitMiddleware
 from .routes import admin_packages, admin_system, admin_users, auth, user, user_hosting
 from .schemas import error_responses
-from .services import AccountService
 
 DESCRIPTION = """\
 The JoPanel REST API. Log in at `/api/auth/login` and send the access token as
@@ -58,6 +67,7 @@ def create_app(
     engine: Engine | None = None,
     throttle: LoginThrottle | None = None,
     access_ttl: timedelta = ACCESS_TTL,
+    failure_floor: float = FAILURE_FLOOR_SECONDS,
     migrate: bool = True,
 ) -> FastAPI:
     """Build the API for `settings`, talking to `agent` (default: the agent's socket)."""
@@ -66,8 +76,12 @@ def create_app(
         init_db(settings, engine)
     sessions = make_sessionmaker(engine)
     agent = agent or SocketAgent(settings)
+    accounts = AccountService(settings, agent, sessions)
     auth_service = AuthService(
-        TokenSigner(load_secret(settings.secret_key_path), access_ttl), throttle or LoginThrottle()
+        TokenSigner(load_secret(settings.secret_key_path), access_ttl),
+        throttle or LoginThrottle(),
+        accounts,
+        failure_floor=failure_floor,
     )
     ctx = ApiContext(
         settings=settings,
@@ -75,7 +89,8 @@ def create_app(
         engine=engine,
         sessions=sessions,
         auth=auth_service,
-        accounts=AccountService(settings, agent, sessions, auth_service),
+        accounts=accounts,
+        staff=StaffLogins(sessions, agent),
         client_address=ClientAddress(settings.trusted_proxies),
     )
     app = FastAPI(

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..accounts.service import AccountService
+from ..accounts.staff import StaffLogins
 from ..agent.client import Agent
+from ..auth.sessions import AuthService, ClientAddress
 from ..settings import Settings
-from .auth import AuthService, ClientAddress
-from .services import AccountService
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ApiContext:
     sessions: sessionmaker[Session]
     auth: AuthService
     accounts: AccountService
+    staff: StaffLogins
     client_address: ClientAddress
 
     def close(self) -> None:

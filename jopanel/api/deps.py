@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ..auth.sessions import Principal
 from ..db.session import session_scope
-from ..errors import Forbidden
-from .auth import Principal
+from ..errors import Forbidden, NotAuthenticated
 from .context import ApiContext
-from .errors import NotAuthenticated
 
 bearer = HTTPBearer(auto_error=False, description="`access_token` from /api/auth/login")
 

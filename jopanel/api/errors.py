@@ -10,7 +10,6 @@ RequestValidationError (pydantic)    422 naming the first bad field
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,25 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import JoPanelError
+from ..errors import JoPanelError, NotAuthenticated, Throttled
 
 log = logging.getLogger("jopanel.api")
-
-
-class NotAuthenticated(JoPanelError):
-    code = "unauthenticated"
-    http_status = 401
-
-
-class Throttled(JoPanelError):
-    """Too many failed logins for this account or from this address."""
-
-    code = "throttled"
-    http_status = 429
-
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = max(1, math.ceil(retry_after))
 
 
 class PreconditionRequired(JoPanelError):

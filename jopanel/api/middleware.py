@@ -12,6 +12,7 @@ stream in, never buffered whole.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..agent.client import REQUEST_ID
 from ..db.audit import AuditEntry, record
 from .context import ApiContext
 
@@ -53,6 +55,23 @@ class AuditMiddleware:
         state["client_ip"] = ctx.client_address(
             peer[0] if peer else None, headers.get("x-forwarded-for")
         )
+        # One id per request: the audit row carries it, and so does every agent op (and
+        # its journal line) the request causes, so the table keeps one row per change.
+        state["request_id"] = secrets.token_hex(16)
+        token = REQUEST_ID.set(state["request_id"])
+        try:
+            await self._audited(ctx, scope, state, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _audited(
+        self,
+        ctx: ApiContext,
+        scope: Scope,
+        state: dict[str, Any],
+        receive: Receive,
+        send: Send,
+    ) -> None:
         if scope["method"] not in MUTATING or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
@@ -94,6 +113,7 @@ class AuditMiddleware:
         if state.get("audit_detail"):
             detail = f"{status} {state['audit_detail']}"
         return AuditEntry(
+            event_id=state.get("request_id"),
             actor=str(state.get("audit_actor") or "anonymous"),
             action=str(action),
             target=str(target) if target else None,

@@ -1,7 +1,7 @@
 """Panel password hashes: argon2id for everything new, V1 bcrypt accepted and upgraded.
 
-    hash_password(plain)            -> "$argon2id$v=19$..."
-    verify_password(plain, stored)  -> (ok, needs_rehash)
+    hash_login_password(plain)            -> "$argon2id$v=19$..."
+    verify_login_password(plain, stored)  -> (ok, needs_rehash)
 
 V1 stored bcrypt (`$2a$`/`$2b$`/`$2y$`); those verify here and report `needs_rehash`
 so the caller stores an argon2id hash at the next successful login (SPEC §7).
@@ -29,7 +29,7 @@ def _hasher() -> PasswordHasher:
     return PasswordHasher(type=Type.ID)
 
 
-def hash_password(plain: str) -> str:
+def hash_login_password(plain: str) -> str:
     """An argon2id hash of `plain` (PHC string)."""
     if len(plain) > MAX_PASSWORD_CHARS:
         raise ValueError(f"password longer than {MAX_PASSWORD_CHARS} characters")
@@ -40,10 +40,10 @@ def hash_password(plain: str) -> str:
 def dummy_hash() -> str:
     """A real argon2id hash of nothing in particular, verified for unknown usernames so a
     login takes the same time whether or not the name exists."""
-    return hash_password("jopanel timing equaliser")
+    return hash_login_password("jopanel timing equaliser")
 
 
-def verify_password(plain: str, stored: str | None) -> tuple[bool, bool]:
+def verify_login_password(plain: str, stored: str | None) -> tuple[bool, bool]:
     """Check `plain` against `stored`; returns (ok, needs_rehash).
 
     An empty, unknown-format or malformed hash never matches (and still costs one

@@ -1,7 +1,14 @@
-"""Panel authentication: passwords, JWT access tokens, rotating refresh tokens, throttling.
+"""Panel logins: who may log in, JWT access tokens, rotating refresh tokens, throttling.
 
-- Passwords: argon2id; V1 bcrypt accepted and rehashed at the next login
-  (jopanel.auth.passwords). Unknown usernames cost the same argon2 verification.
+- Identity (docs/identity.md): a hosting account's password is its shadow entry, checked
+  by the agent (`verify_password`); the `users` table holds staff logins (admins,
+  resellers: argon2id, V1 bcrypt rehashed at the next login) and roles. A staff login
+  never shares a name with a hosting account.
+- Names are canonicalised (NFKC, lowercase) and validated before any lookup; the
+  throttle counts the canonical name. Every failed login takes at least
+  `failure_floor` seconds, so timing tells neither unknown names nor hash kinds apart.
+- Sessions of a hosting account are bound to its identity (uid + created_at): a deleted
+  and re-created account of the same name, or a suspended one, ends them at once.
 - Access tokens: HS256 JWTs, short-lived, naming their login session (`sid`). Decoding
   pins the algorithm list and requires `exp`, so `alg: none`, key confusion and
   never-expiring tokens are refused. Each request also checks the session is live, so
@@ -21,36 +28,41 @@ import ipaddress
 import secrets
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..auth.passwords import dummy_hash, hash_password, verify_password
+from .. import validate
 from ..db.models import AuthSession, PanelUser, RefreshToken
-from ..errors import JoPanelError
-from .errors import NotAuthenticated, Throttled
+from ..errors import Forbidden, JoPanelError, NotAuthenticated, Throttled, ValidationFailed
+from .passwords import dummy_hash, hash_login_password, verify_login_password
 
 __all__ = [
+    "AccountCheck",
+    "AccountDirectory",
     "AuthService",
+    "Identity",
     "LoginThrottle",
     "Principal",
     "TokenPair",
     "TokenSigner",
+    "canonical_login_name",
     "client_ip",
-    "hash_password",
     "load_secret",
-    "verify_password",
 ]
 
 Role = Literal["admin", "reseller", "user"]
 ROLES: tuple[Role, ...] = ("admin", "reseller", "user")
+STAFF_ROLES: tuple[Role, ...] = ("admin", "reseller")
+FAILURE_FLOOR_SECONDS = 0.4
 ALGORITHM = "HS256"
 ISSUER = "jopanel"
 ACCESS_TTL = timedelta(minutes=15)
@@ -67,14 +79,53 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def canonical_login_name(raw: str) -> str | None:
+    """The name a login attempt is for (NFKC, lowercase), or None when no login can have
+    it: 'RESA' is 'resa', but 'RESA ' and 'résa' are nobody."""
+    if not isinstance(raw, str) or len(raw) > 64:
+        return None
+    name = unicodedata.normalize("NFKC", raw).lower()
+    try:
+        return validate.panel_name(name)
+    except ValidationFailed:
+        return None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A hosting account as a session knows it: a name is reused, a uid never is."""
+
+    uid: int
+    created_at: str
+    status: str = "active"
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """The agent's answer to a password check of a hosting account."""
+
+    ok: bool
+    identity: Identity | None = None
+
+
+class AccountDirectory(Protocol):
+    """Hosting accounts as the login code needs them (implemented over the agent and the
+    index by jopanel.accounts)."""
+
+    def verify(self, username: str, password: str, ip: str) -> AccountCheck: ...
+
+    def identity(self, username: str) -> Identity | None: ...
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is making a request, as established by a live session."""
+    """Who is making a request, as established by a live session (or the CLI's root)."""
 
     username: str
     role: Role
     session_id: str
     impersonator: str | None = None
+    uid: int | None = None
 
     @property
     def actor(self) -> str:
@@ -248,16 +299,27 @@ class AuthService:
         self,
         signer: TokenSigner,
         throttle: LoginThrottle,
+        accounts: AccountDirectory,
         refresh_ttl: timedelta = REFRESH_TTL,
+        failure_floor: float = FAILURE_FLOOR_SECONDS,
     ) -> None:
         self.signer = signer
         self.throttle = throttle
+        self.accounts = accounts
         self.refresh_ttl = refresh_ttl
+        self.failure_floor = failure_floor
         dummy_hash()  # computed once up front, not during the first unknown-user login
 
     # --- sessions --------------------------------------------------------------------
     def _open_session(
-        self, db: Session, username: str, role: Role, ip: str, impersonator: str | None = None
+        self,
+        db: Session,
+        username: str,
+        role: Role,
+        ip: str,
+        *,
+        identity: Identity | None = None,
+        impersonator: str | None = None,
     ) -> TokenPair:
         now = utcnow()
         self._prune(db, username, now)
@@ -266,6 +328,8 @@ class AuthService:
             username=username,
             role=role,
             impersonator=impersonator,
+            account_uid=identity.uid if identity else None,
+            account_created=identity.created_at if identity else None,
             ip=ip[:64],
             created_at=now,
             expires_at=now + self.refresh_ttl,
@@ -317,37 +381,74 @@ class AuthService:
         )
 
     # --- flows -----------------------------------------------------------------------
-    def login(
-        self,
-        db: Session,
-        username: str,
-        password: str,
-        ip: str,
-        may_log_in: Callable[[PanelUser], None] | None = None,
-    ) -> TokenPair:
-        """Check the password (rehashing V1 bcrypt) and open a session.
+    def login(self, db: Session, username: str, password: str, ip: str) -> TokenPair:
+        """Check the password and open a session, or fail in no less than `failure_floor`.
 
-        `may_log_in` runs after a correct password and may refuse (a suspended account).
+        Raises NotAuthenticated (wrong name or password), Forbidden (a suspended login,
+        only once the password was right) or Throttled.
         """
-        self.throttle.check(username, ip)
-        user = db.scalar(select(PanelUser).where(PanelUser.username == username))
-        # One argon2 verification whether or not the user exists: no timing oracle.
-        ok, needs_rehash = verify_password(password, user.password_hash if user else dummy_hash())
-        if user is None or not ok or user.role not in ROLES:
-            self.throttle.failure(username, ip)
+        started = time.monotonic()
+        name = canonical_login_name(username)
+        key = name or "(invalid name)"
+        self.throttle.check(key, ip)
+        try:
+            pair = self._login(db, name, password, ip)
+        except NotAuthenticated:
+            self.throttle.failure(key, ip)
+            self._wait_until(started + self.failure_floor)
+            raise
+        self.throttle.success(key)
+        return pair
+
+    @staticmethod
+    def _wait_until(deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+
+    def _login(self, db: Session, name: str | None, password: str, ip: str) -> TokenPair:
+        row = db.scalar(select(PanelUser).where(PanelUser.username == name)) if name else None
+        if row is not None and row.password_hash is not None:
+            return self._staff_login(db, row, password, ip)
+        if name is None:
+            verify_login_password(password, dummy_hash())  # the cost of a real check
             raise NotAuthenticated("wrong username or password")
-        if may_log_in is not None:
-            may_log_in(user)
-        self.throttle.success(username)
+        check = self.accounts.verify(name, password, ip)
+        if not check.ok or check.identity is None:
+            raise NotAuthenticated("wrong username or password")
+        if check.identity.status != "active":
+            raise Forbidden("this account is suspended", field="username")
+        role: Role = "user"
+        if row is not None:  # a role granted to this hosting account (a V1 reseller)
+            if row.status != "active":
+                raise Forbidden("this login is suspended", field="username")
+            role = row.role  # type: ignore[assignment]  # the column only holds ROLES
+            self._note_login(row, ip)
+        return self._open_session(db, name, role, ip, identity=check.identity)
+
+    def _staff_login(self, db: Session, row: PanelUser, password: str, ip: str) -> TokenPair:
+        ok, needs_rehash = verify_login_password(password, row.password_hash)
+        if not ok or row.role not in STAFF_ROLES:
+            raise NotAuthenticated("wrong username or password")
+        if row.status != "active":
+            raise Forbidden("this login is suspended", field="username")
         if needs_rehash:
-            user.password_hash = hash_password(password)
-        return self._open_session(db, user.username, user.role, ip)
+            row.password_hash = hash_login_password(password)
+        self._note_login(row, ip)
+        return self._open_session(db, row.username, row.role, ip)
+
+    @staticmethod
+    def _note_login(row: PanelUser, ip: str) -> None:
+        row.last_login_ip = ip[:64]
+        row.last_login_at = utcnow()
 
     def login_as(
-        self, db: Session, actor: Principal, username: str, role: Role, ip: str
+        self, db: Session, actor: Principal, username: str, identity: Identity, ip: str
     ) -> TokenPair:
-        """A session for `username` that records who opened it."""
-        return self._open_session(db, username, role, ip, impersonator=actor.actor)
+        """A session for hosting account `username` that records who opened it."""
+        return self._open_session(
+            db, username, "user", ip, identity=identity, impersonator=actor.actor
+        )
 
     def refresh(self, db: Session, token: str) -> TokenPair:
         now = utcnow()
@@ -364,6 +465,7 @@ class AuthService:
             raise NotAuthenticated("refresh token reused; session revoked")
         if aware(row.expires_at) <= now or aware(session.expires_at) <= now:
             raise NotAuthenticated("refresh token expired")
+        self._check_holder(db, session)
         row.used_at = now
         refresh = self._new_refresh(db, session, now)
         db.flush()
@@ -373,14 +475,6 @@ class AuthService:
         session = db.get(AuthSession, principal.session_id)
         if session is not None and session.revoked_at is None:
             session.revoked_at = utcnow()
-
-    def revoke_user(self, db: Session, username: str) -> None:
-        """End every session of `username` (suspension, deletion, password reset)."""
-        db.execute(
-            update(AuthSession)
-            .where(AuthSession.username == username, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
 
     def authenticate(self, db: Session, token: str) -> Principal:
         """The principal of a bearer access token whose session is still live."""
@@ -393,9 +487,48 @@ class AuthService:
             or session.username != claims["sub"]
         ):
             raise NotAuthenticated("session ended")
+        self._check_holder(db, session)
         return Principal(
             username=session.username,
             role=session.role,  # type: ignore[arg-type]  # the column only holds ROLES
             session_id=session.id,
             impersonator=session.impersonator,
+            uid=session.account_uid,
         )
+
+    def _check_holder(self, db: Session, session: AuthSession) -> None:
+        """The session's holder is still who logged in: the same hosting account (uid and
+        created_at), active; a staff login that still exists, active, with its role."""
+        if session.account_uid is not None:
+            identity = self.accounts.identity(session.username)
+            if (
+                identity is None
+                or identity.uid != session.account_uid
+                or identity.created_at != session.account_created
+            ):
+                raise NotAuthenticated("session ended: the account no longer exists")
+            if identity.status != "active":
+                raise NotAuthenticated("session ended: the account is suspended")
+        staff_names = [session.impersonator] if session.impersonator else []
+        if session.role in STAFF_ROLES:
+            staff_names.append(session.username)
+        for name in staff_names:
+            row = db.scalar(select(PanelUser).where(PanelUser.username == name))
+            if row is None or row.status != "active":
+                raise NotAuthenticated(f"session ended: login {name!r} is gone or suspended")
+            if name == session.username and row.role != session.role:
+                raise NotAuthenticated("session ended: the login's role changed")
+        if session.role in STAFF_ROLES and session.account_uid is None:
+            row = db.scalar(select(PanelUser).where(PanelUser.username == session.username))
+            if row is not None and row.password_hash is None:
+                raise NotAuthenticated("session ended")
+
+
+def revoke_sessions(db: Session, username: str) -> int:
+    """End every live session of `username` (suspension, deletion, a new password)."""
+    result = db.execute(
+        update(AuthSession)
+        .where(AuthSession.username == username, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,9 +11,28 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
+from ..accounts.service import AccountService, cli_principal
+from ..accounts.staff import StaffLogins
 from ..agent.client import Agent, agent_for_cli
+from ..agent.registry import OpResult
+from ..auth.sessions import Principal
+from ..db.session import init_db, make_sessionmaker
 from ..settings import Settings, load_settings
+
+
+class ActingAgent:
+    """An agent whose ops default to one actor (the audit journal names who ran the CLI)."""
+
+    def __init__(self, agent: Agent, actor: str) -> None:
+        self.inner = agent
+        self.actor = actor
+
+    def execute(
+        self, op: str, payload: dict[str, Any], *, actor: str | None = None, dry_run: bool = False
+    ) -> OpResult:
+        return self.inner.execute(op, payload, actor=actor or self.actor, dry_run=dry_run)
 
 
 @dataclass
@@ -22,6 +41,7 @@ class CliState:
     as_json: bool
     _settings: Settings | None = None
     _agent: Agent | None = None
+    _sessions: sessionmaker[Session] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -31,9 +51,30 @@ class CliState:
 
     @property
     def agent(self) -> Agent:
+        """The agent, with every op recorded as done by root (or the person behind sudo)."""
         if self._agent is None:
-            self._agent = agent_for_cli(self.settings)
+            self._agent = ActingAgent(agent_for_cli(self.settings), cli_principal().actor)
         return self._agent
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The panel database (migrated first): logins, sessions, the index, the audit."""
+        if self._sessions is None:
+            self._sessions = make_sessionmaker(init_db(self.settings))
+        return self._sessions
+
+    @property
+    def accounts(self) -> AccountService:
+        """The same account service the API uses, so the CLI skips nothing it does."""
+        return AccountService(self.settings, self.agent, self.sessions)
+
+    @property
+    def staff(self) -> StaffLogins:
+        return StaffLogins(self.sessions, self.agent)
+
+    @property
+    def principal(self) -> Principal:
+        return cli_principal()
 
 
 console = Console()

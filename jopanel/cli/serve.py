@@ -17,8 +17,11 @@ import typer
 import uvicorn
 from sqlalchemy import select
 
+from ..accounts.service import AccountService, rebuild_index
+from ..accounts.staff import StaffLogins
 from ..agent import server as agent_server
 from ..agent.client import Agent
+from ..auth.sessions import Principal
 from ..db.models import PanelUser
 from ..db.session import init_db, make_sessionmaker, session_scope
 from ..errors import Conflict, JoPanelError, ValidationFailed
@@ -28,6 +31,18 @@ from .output import CliState, emit
 from .users import read_password_stdin
 
 admin_app = typer.Typer(help="Panel logins of admins and resellers.", no_args_is_help=True)
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from stdin")
+]
+STAFF_COLUMNS = ["username", "role", "status", "password", "last_login_at", "last_login_ip"]
+
+
+def _password(password_stdin: bool) -> str:
+    if not password_stdin:
+        raise typer.BadParameter("give the password on standard input with --password-stdin")
+    return read_password_stdin()
+
 
 DEMO_ROOT = "./var/demo"
 DEMO_ACCOUNT = "demo"
@@ -86,16 +101,10 @@ def serve(
 
 def reindex(ctx: typer.Context) -> None:
     """Rebuild the account index in the database from the files on disk."""
-    from ..api.services import rebuild_index
-
     state = _state(ctx)
-    engine = init_db(state.settings)
-    try:
-        started = time.perf_counter()
-        count = rebuild_index(state.settings, state.agent, make_sessionmaker(engine), "root")
-        elapsed = round((time.perf_counter() - started) * 1000, 1)
-    finally:
-        engine.dispose()
+    started = time.perf_counter()
+    count = rebuild_index(state.settings, state.agent, state.sessions, state.principal.actor)
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
     emit(
         state,
         {"indexed": count, "duration_ms": elapsed},
@@ -107,36 +116,67 @@ def reindex(ctx: typer.Context) -> None:
 def admin_create(
     ctx: typer.Context,
     name: str,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="read the password from stdin")
-    ] = False,
+    password_stdin: PasswordStdin = False,
     reseller: Annotated[
         bool, typer.Option("--reseller", help="a reseller instead of an admin")
     ] = False,
 ) -> None:
     """Create a panel admin (or reseller) login."""
-    from ..api.services import create_panel_user
-
-    if not password_stdin:
-        raise typer.BadParameter("give the password on standard input with --password-stdin")
+    password = _password(password_stdin)
     state = _state(ctx)
-    password = read_password_stdin()
     role = "reseller" if reseller else "admin"
-    engine = init_db(state.settings)
-    try:
-        create_panel_user(make_sessionmaker(engine), name, password, role)
-    finally:
-        engine.dispose()
+    state.staff.create(name, password, role)
     emit(state, {"username": name, "role": role}, message=f"created {role} {name}")
+
+
+@admin_app.command("list")
+def admin_list(ctx: typer.Context) -> None:
+    """Admin and reseller logins."""
+    state = _state(ctx)
+    rows = [login.row() for login in state.staff.list()]
+    emit(state, rows, columns=STAFF_COLUMNS, title="Panel staff logins")
+
+
+@admin_app.command("passwd")
+def admin_passwd(ctx: typer.Context, name: str, password_stdin: PasswordStdin = False) -> None:
+    """Set a staff login's password (a lost admin password is recovered this way, as root);
+    its open sessions end."""
+    password = _password(password_stdin)
+    state = _state(ctx)
+    state.staff.set_password(name, password)
+    emit(state, {"username": name}, message=f"password of {name} set; its sessions ended")
+
+
+@admin_app.command("suspend")
+def admin_suspend(ctx: typer.Context, name: str) -> None:
+    """Refuse a staff login (and end its sessions) until it is unsuspended."""
+    state = _state(ctx)
+    state.staff.set_status(name, suspended=True)
+    emit(state, {"username": name, "status": "suspended"}, message=f"suspended {name}")
+
+
+@admin_app.command("unsuspend")
+def admin_unsuspend(ctx: typer.Context, name: str) -> None:
+    """Let a suspended staff login in again."""
+    state = _state(ctx)
+    state.staff.set_status(name, suspended=False)
+    emit(state, {"username": name, "status": "active"}, message=f"unsuspended {name}")
+
+
+@admin_app.command("delete")
+def admin_delete(ctx: typer.Context, name: str) -> None:
+    """Delete a staff login (its accounts keep it as their owner's name)."""
+    state = _state(ctx)
+    state.staff.delete(name)
+    emit(state, {"username": name}, message=f"deleted login {name}")
 
 
 def _seed_demo(settings: Settings, agent: Agent) -> list[str]:
     """An admin with a fresh random password, and a sample account when there is none."""
-    from ..api.services import create_panel_user, rebuild_index
-
     lines: list[str] = []
     engine = init_db(settings)
     sessions = make_sessionmaker(engine)
+    principal = Principal(username="demo", role="admin", session_id="demo")
     try:
         with session_scope(sessions) as db:
             has_admin = (
@@ -144,32 +184,19 @@ def _seed_demo(settings: Settings, agent: Agent) -> list[str]:
             )
         if not has_admin:
             password = secrets.token_urlsafe(12)
-            create_panel_user(sessions, "admin", password, "admin")
+            StaffLogins(sessions, agent).create("admin", password, "admin")
             lines.append(f"admin login: admin / {password}   (shown once; keep it)")
         else:
             lines.append("admin login: admin (password as printed when it was created)")
+        accounts = AccountService(settings, agent, sessions)
         if not agent.execute("list_users", {}).data:
-            from ..api.auth import hash_password
-
             password = secrets.token_urlsafe(12)
-            agent.execute(
-                "create_user",
-                {
-                    "username": DEMO_ACCOUNT,
-                    "password": password,
-                    "contact_email": "demo@example.com",
-                    "primary_domain": "demo.example.com",
-                },
-                actor="demo",
-            )
-            with session_scope(sessions) as db:
-                db.add(
-                    PanelUser(
-                        username=DEMO_ACCOUNT, password_hash=hash_password(password), role="user"
-                    )
-                )
+            accounts.create(
+                principal, username=DEMO_ACCOUNT, password=password,
+                contact_email="demo@example.com", primary_domain="demo.example.com",
+            )  # fmt: skip
             lines.append(f"sample account login: {DEMO_ACCOUNT} / {password}")
-        rebuild_index(settings, agent, sessions, "demo")
+        accounts.reindex("demo")
     except Conflict:
         pass
     finally:

@@ -30,7 +30,7 @@ def _result(
     ctx: typer.Context, op: str, payload: dict[str, Any], message: str, dry_run: bool = False
 ) -> None:
     state = _state(ctx)
-    result = state.agent.execute(op, payload, dry_run=dry_run)
+    result = state.accounts.change(state.principal, op, payload, dry_run=dry_run)
     out = result.model_dump(mode="json")
     if state.as_json:
         emit(state, out)
@@ -47,14 +47,16 @@ def create(
     domain: Annotated[str, typer.Option("--domain", help="primary domain")],
     email: Annotated[str, typer.Option("--email", help="contact email")],
     package: Annotated[str, typer.Option("--package")] = "default",
-    owner: Annotated[str, typer.Option("--owner", help="admin or reseller owning it")] = "admin",
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="admin or reseller owning it (default admin)")
+    ] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
 ) -> None:
     """Create a hosting account (Linux user, home, config)."""
     payload: dict[str, Any] = {
         "username": name, "primary_domain": domain, "contact_email": email,
-        "package": package, "owner": owner,
+        "package": package, "owner": owner or "admin",
     }  # fmt: skip
     if password_stdin:
         payload["password"] = read_password_stdin()

@@ -1,19 +1,34 @@
-"""The audit log: one row per login and per mutating request (SPEC §6, §7)."""
+"""The audit log: one row per login and per mutating request (SPEC §6, §7), and the
+agent's journal of changes from every path, indexed (`sync_journal`).
+
+The journal (ROOT/var/log/jopanel/audit.jsonl) is the record that survives dropping
+the database: rows copied from it carry its `event_id`, so copying twice adds nothing,
+and a new database is filled from the whole file again.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import AuditLog
+from .models import AuditLog, IndexState
 from .session import session_scope
 
 log = logging.getLogger("jopanel.db.audit")
+
+JOURNAL_OFFSET_KEY = "audit_journal_offset"
+SYNC_BATCH = 500
+_sync_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -24,6 +39,7 @@ class AuditEntry:
     ip: str | None
     result: str
     detail: str | None = None
+    event_id: str | None = None
 
 
 def record(sessions: sessionmaker[Session], entry: AuditEntry) -> bool:
@@ -32,6 +48,7 @@ def record(sessions: sessionmaker[Session], entry: AuditEntry) -> bool:
         with session_scope(sessions) as db:
             db.add(
                 AuditLog(
+                    event_id=entry.event_id,
                     at=datetime.now(UTC),
                     actor=entry.actor[:128],
                     action=entry.action[:64],
@@ -76,6 +93,76 @@ def search(
         stmt = stmt.where(AuditLog.at < until)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(
-        stmt.order_by(AuditLog.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     )
     return list(rows), int(total)
+
+
+def _journal_row(line: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(line)
+        return {
+            "event_id": str(data["id"])[:32],
+            "request_id": str(data["request_id"])[:32] if data.get("request_id") else None,
+            "at": datetime.fromisoformat(data["at"]).astimezone(UTC),
+            "actor": str(data.get("actor") or "unknown")[:128],
+            "action": str(data["action"])[:64],
+            "target": str(data["target"])[:255] if data.get("target") else None,
+            "ip": None,
+            "result": str(data.get("result") or "ok")[:32],
+            "detail": str(data.get("detail") or "")[:4000] or None,
+        }
+    except (ValueError, KeyError, TypeError):
+        log.warning("unreadable audit journal line skipped")
+        return None
+
+
+def sync_journal(sessions: sessionmaker[Session], path: Path) -> int:
+    """Copy journal lines past the recorded offset into `audit_logs`; returns how many.
+
+    The offset is kept with the file's inode, so a rotated (replaced) journal is read
+    from its start; event ids already present are skipped. Never raises.
+    """
+    with _sync_lock:
+        try:
+            with open(path, "rb") as handle:
+                inode = str(os.fstat(handle.fileno()).st_ino)
+                with session_scope(sessions) as db:
+                    state = db.get(IndexState, JOURNAL_OFFSET_KEY)
+                    saved_inode, _, saved_offset = (state.value if state else "").partition(":")
+                    offset = int(saved_offset) if saved_inode == inode and saved_offset else 0
+                    handle.seek(offset)
+                    data = handle.read()
+                    end = data.rfind(b"\n") + 1  # a line still being written waits
+                    rows = [r for r in map(_journal_row, data[:end].splitlines()) if r]
+                    added = 0
+                    for start in range(0, len(rows), SYNC_BATCH):
+                        batch = rows[start : start + SYNC_BATCH]
+                        # A line whose API request has its own row (same id) is that row.
+                        ids = [r["event_id"] for r in batch] + [
+                            r["request_id"] for r in batch if r["request_id"]
+                        ]
+                        known = set(
+                            db.scalars(select(AuditLog.event_id).where(AuditLog.event_id.in_(ids)))
+                        )
+                        fresh = [
+                            AuditLog(**{k: v for k, v in r.items() if k != "request_id"})
+                            for r in batch
+                            if r["event_id"] not in known and r["request_id"] not in known
+                        ]
+                        db.add_all(fresh)
+                        db.flush()
+                        added += len(fresh)
+                    value = f"{inode}:{offset + end}"
+                    if state is None:
+                        db.add(IndexState(key=JOURNAL_OFFSET_KEY, value=value))
+                    else:
+                        state.value = value
+                return added
+        except FileNotFoundError:
+            return 0
+        except (OSError, SQLAlchemyError):
+            log.exception("audit journal not copied into the database")
+            return 0

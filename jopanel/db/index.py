@@ -30,6 +30,8 @@ INDEX_FIELDS = (
     "owner",
     "revision",
     "updated_at",
+    "uid",
+    "created_at",
 )
 # What a list answer shows; selected as plain rows, not ORM objects (the hot path).
 LIST_COLUMNS = (

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -17,18 +18,34 @@ class Base(DeclarativeBase):
     pass
 
 
+# Login names compare byte for byte: MariaDB's default collation would match 'RESA ' and
+# 'résa' to 'resa' (names are canonicalised before lookup as well).
+LoginName = String(64).with_variant(mysql.VARCHAR(64, collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
 class PanelUser(Base):
-    """A panel login: admin, reseller, or a hosting account's own login."""
+    """A staff login (admin or reseller) and its role.
+
+    Hosting accounts have no row: their password is the system's shadow entry, checked by
+    the agent (docs/identity.md). The one exception is a role granted to a hosting account
+    (a V1 reseller): its row has no password of its own and the account's password logs in.
+    """
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
-    role: Mapped[str] = mapped_column(String(16), nullable=False, default="user")
+    username: Mapped[str] = mapped_column(LoginName, unique=True, nullable=False)
+    # NULL: the login is the hosting account of the same name (its shadow password).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="admin")
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="active", server_default="active"
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, nullable=False
     )
+    last_login_ip: Mapped[str | None] = mapped_column(String(64))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLog(Base):
@@ -37,9 +54,12 @@ class AuditLog(Base):
         Index("ix_audit_logs_at", "at"),
         Index("ix_audit_logs_actor", "actor"),
         Index("ix_audit_logs_target", "target"),
+        UniqueConstraint("event_id", name="uq_audit_logs_event_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Rows imported from the agent's journal carry the journal entry's id (no duplicates).
+    event_id: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, nullable=False)
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
     action: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -69,6 +89,10 @@ class AccountIndex(Base):
     owner: Mapped[str] = mapped_column(String(64), nullable=False)
     revision: Mapped[str] = mapped_column(String(71), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The account's identity (uid + created_at): sessions are bound to it, so a deleted
+    # and re-created account of the same name is another identity.
+    uid: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[str] = mapped_column(String(40), nullable=False, server_default="")
     # lower("username|email|domain"): one LIKE per row instead of three lower()+LIKEs.
     search_text: Mapped[str] = mapped_column(String(600), nullable=False, server_default="")
 
@@ -81,8 +105,12 @@ class AuthSession(Base):
     __table_args__ = (Index("ix_auth_sessions_username", "username"),)
 
     id: Mapped[str] = mapped_column(String(43), primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    username: Mapped[str] = mapped_column(LoginName, nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The hosting account's identity when the session acts as one (its own login, a V1
+    # reseller's, or login-as): uid and created_at as account.json had them.
+    account_uid: Mapped[int | None] = mapped_column(Integer)
+    account_created: Mapped[str | None] = mapped_column(String(40))
     # Set when an admin or reseller logged in as this account (login-as).
     impersonator: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -1,8 +1,11 @@
 """The panel database side of the migration: logins (`users`) and the account index.
 
-V1's bcrypt hash is copied as it is; the panel's auth verifies it and rehashes it to
-argon2id at the first login (jopanel.auth.passwords). A login that exists already is
-never overwritten: it may have been rehashed by a V2 login, or be the V2 admin's own.
+A hosting account's login is its shadow entry (V1's bcrypt copied there by the import
+op), so a V1 `user` gets no row here; a V1 `reseller` gets a row granting the role to
+its hosting account (no password of its own); a V1 `admin` gets a staff login with
+V1's bcrypt hash as it is, rehashed to argon2id at the first login
+(jopanel.auth.passwords). A login that exists already is never overwritten: it may have
+been rehashed by a V2 login, or be the V2 admin's own.
 In a dry run nothing is opened for writing, and a SQLite file that does not exist yet
 is not created.
 """
@@ -11,7 +14,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
@@ -22,6 +24,7 @@ from ..db.index import index_change
 from ..db.models import AuditLog, PanelUser
 from ..db.session import engine_for, init_db, make_sessionmaker, session_scope
 from ..schemas import UserConfig
+from ..schemas.summary import AccountSummary
 from ..settings import Settings
 from .mapping import LoginPlan
 from .normalise import BCRYPT_RE
@@ -60,8 +63,9 @@ class PanelDB:
         if self.engine is not None:
             self.engine.dispose()
 
-    def login(self, username: str) -> tuple[str, str] | None:
-        """(password_hash, role) of a panel login, if there is one."""
+    def login(self, username: str) -> tuple[str | None, str] | None:
+        """(password_hash, role) of a panel login, if there is one (no hash: a role
+        granted to the hosting account of that name)."""
         if self.sessions is None:
             return None
         with session_scope(self.sessions) as db:
@@ -90,11 +94,16 @@ class PanelDB:
         given a new password in V2) from one V2 had of its own (kept, and reported).
         """
         current = self.login(plan.username)
+        wanted = plan.password_hash if plan.role == "admin" else None
+        if plan.role == "user":
+            if current is None:
+                return "unchanged", ""
+            return "kept", f"a V2 panel login {plan.username!r} ({current[1]}) exists already"
         if current is not None:
             hashed, role = current
-            if hashed == plan.password_hash and role == plan.role:
+            if hashed == wanted and role == plan.role:
                 return "unchanged", ""
-            if role == plan.role and self.imported(plan.username):
+            if role == plan.role and self.imported(plan.username) and hashed is not None:
                 if hashed.startswith(ARGON2ID_PREFIX):
                     return "unchanged", "panel password rehashed at a V2 login since"
                 return "unchanged", "panel password changed in V2 since: kept"
@@ -106,7 +115,7 @@ class PanelDB:
             db.add(
                 PanelUser(
                     username=plan.username,
-                    password_hash=plan.password_hash,
+                    password_hash=wanted,
                     role=plan.role,
                     created_at=plan.created_at or now,
                 )
@@ -118,7 +127,11 @@ class PanelDB:
                     action=AUDIT_ACTION,
                     target=plan.username,
                     result="ok",
-                    detail=f"{plan.role} login with the V1 bcrypt hash",
+                    detail=(
+                        "admin login with the V1 bcrypt hash"
+                        if wanted
+                        else "reseller role for the hosting account (its V1 password)"
+                    ),
                 )
             )
         return "created", ""
@@ -127,33 +140,33 @@ class PanelDB:
         """Put the account in the list/search index (SPEC §7: every change reaches it)."""
         if self.dry_run or self.sessions is None:
             return
-        a = config.account
-        summary: dict[str, Any] = {
-            "username": a.username,
-            "contact_email": a.contact_email,
-            "primary_domain": a.primary_domain,
-            "package": a.package,
-            "status": a.status,
-            "owner": a.owner,
-            "revision": config.revision,
-            "updated_at": a.updated_at,
-        }
-        index_change(self.sessions, upsert=summary)
+        index_change(self.sessions, upsert=AccountSummary.of(config.account, config.revision).row())
 
 
-def login_problems(current: tuple[str, str] | None, plan: LoginPlan, imported: bool) -> list[str]:
+def login_problems(
+    current: tuple[str | None, str] | None, plan: LoginPlan, imported: bool
+) -> list[str]:
     """Why the panel would not log this V1 user in with the V1 password, if it would not.
 
-    Without the plain password the check is: the login exists with the role and holds
-    exactly V1's hash in a form the panel's verifier takes (bcrypt $2a$/$2b$/$2y$, a
-    well-formed cost and salt), or it is the login migrate-v1 made and V2 has rehashed
-    (or reset) its password since.
+    A V1 user logs in as its hosting account (the shadow entry, checked separately): no
+    staff login may hold its name. A V1 reseller also needs the role row without a
+    password of its own. A V1 admin needs a login with the role holding exactly V1's
+    hash in a form the panel's verifier takes (bcrypt $2a$/$2b$/$2y$, a well-formed cost
+    and salt), or the login migrate-v1 made, rehashed (or reset) in V2 since.
     """
+    if plan.role == "user":
+        return [] if current is None else [f"a panel login {current[1]!r} holds the name"]
     if current is None:
         return ["no panel login"]
     hashed, role = current
     problems = [] if role == plan.role else [f"panel role {role!r}, V1 role {plan.role!r}"]
-    if hashed != plan.password_hash:
+    if plan.role == "reseller":
+        if hashed is not None:
+            problems.append("the reseller login has a password of its own")
+        return problems
+    if hashed is None:
+        problems.append("the admin login has no password")
+    elif hashed != plan.password_hash:
         if not imported:
             problems.append("the panel login is V2's own, not V1's")
     elif not hashed.startswith(BCRYPT_PREFIXES) or not BCRYPT_RE.fullmatch(hashed):

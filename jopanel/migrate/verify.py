@@ -11,6 +11,7 @@ from typing import Any
 
 from ..agent.context import AgentContext
 from ..agent.ops.adopt import was_adopted
+from ..auth.passwords import BCRYPT_PREFIXES
 from ..errors import JoPanelError
 from ..schemas import LIMIT_FIELDS
 from .mapping import AccountPlan, AdminPlan
@@ -72,7 +73,10 @@ def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan) -> list
     if p["status"] == "suspended" and not shadow.startswith("!"):
         problems.append("suspended in V1 but the Linux password is not locked")
     if plan.login is not None and not was_adopted(config):
-        if shadow.lstrip("!") != plan.login.password_hash:
+        current = shadow.lstrip("!")
+        # A V1 hash is bcrypt; one that is not was set in V2 since (the first panel login
+        # rehashes it to yescrypt, `jopanel user passwd` replaces it): that is V2's to keep.
+        if current != plan.login.password_hash and current.startswith(BCRYPT_PREFIXES):
             problems.append("Linux password hash is not V1's")
     if plan.login is not None:
         name = plan.username

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import Conflict, ValidationFailed
 from ..settings import Settings
+from ..store.atomic import ensure_dir, replace_file
 from .runner import Runner
 
 HOME_MODE = 0o750
@@ -95,13 +96,30 @@ class SystemAccounts:
             return HomeState(exists=False)
         return HomeState(True, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
 
-    def allocate_id(self) -> int:
-        """The lowest id in JoPanel's range free as both a uid and a gid."""
+    def allocate_id(self, *, reserve: bool = True) -> int:
+        """The next id in JoPanel's range free as both a uid and a gid, never one given
+        before: a counter under ROOT/var/lib/jopanel only moves up, so a deleted account's
+        uid (and whatever files or processes it may have left) never passes to a new one.
+        Callers hold the global "uids" lock; a dry run looks without `reserve`."""
         used = {e.uid for e in self.passwd().values()} | set(self.groups().values())
-        for candidate in range(self.settings.uid_min, self.settings.uid_max + 1):
+        in_range = [u for u in used if self.settings.uid_min <= u <= self.settings.uid_max]
+        floor = max(self._next_id(), self.settings.uid_min, max(in_range, default=0) + 1)
+        for candidate in range(floor, self.settings.uid_max + 1):
             if candidate not in used:
+                if reserve:
+                    self._save_next_id(candidate + 1)
                 return candidate
-        raise Conflict("no free uid left in JoPanel's range", field="uid")
+        raise Conflict("no uid left in JoPanel's range that was never used", field="uid")
+
+    def _next_id(self) -> int:
+        try:
+            return int(self.settings.uid_counter.read_text(encoding="ascii").strip())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _save_next_id(self, value: int) -> None:
+        ensure_dir(self.settings.uid_counter.parent, 0o755)
+        replace_file(self.settings.uid_counter, f"{value}\n".encode("ascii"), mode=0o644)
 
     # --- commands --------------------------------------------------------------------
     def groupadd(self, name: str, gid: int) -> None:

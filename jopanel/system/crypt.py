@@ -21,7 +21,7 @@ _guard = threading.Lock()  # crypt() and crypt_gensalt() return static buffers
 YESCRYPT = b"$y$"
 
 
-def hash_password(password: str, prefix: bytes = YESCRYPT) -> str:
+def hash_system_password(password: str, prefix: bytes = YESCRYPT) -> str:
     if "\0" in password or "\n" in password:
         raise ValueError("password must not contain NUL or newline")
     with _guard:
@@ -34,7 +34,7 @@ def hash_password(password: str, prefix: bytes = YESCRYPT) -> str:
     return hashed.decode("ascii")
 
 
-def verify_password(password: str, hashed: str) -> bool:
+def verify_system_password(password: str, hashed: str) -> bool:
     """True if `password` matches a crypt(3) hash (a locked `!` hash never matches)."""
     if not hashed or hashed[0] in "!*" or "\0" in password:
         return False

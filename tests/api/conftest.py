@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from jopanel.api.services import create_panel_user
 from jopanel.settings import Settings, load_settings
 from jopanel.system.sandbox import init_root
 from tests.api.harness import Api, make_app, running_agent, serving
@@ -52,11 +51,10 @@ def api(api_root: Path, api_settings: Settings) -> Iterator[Api]:
     """The API with logged-in tokens for every role of the permission matrix."""
     with running_agent(api_root, api_settings):
         app = make_app(api_settings)
-        sessions = app.state.ctx.sessions
         with serving(app) as url:
             server = Api(url=url, app=app, settings=api_settings)
             for key, (name, role) in CAST.items():
-                create_panel_user(sessions, name, PASSWORD, role)
+                app.state.ctx.staff.create(name, PASSWORD, role)
                 server.tokens[key] = server.login(name, PASSWORD)
             create_account(server, ACCOUNT_A, CAST["reseller"][0])
             create_account(server, ACCOUNT_B, CAST["other_reseller"][0])

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from jopanel.agent.server import socket_in_use
 from jopanel.api.app import create_app
-from jopanel.api.auth import LoginThrottle
+from jopanel.auth.sessions import LoginThrottle
 from jopanel.settings import Settings
 from tests.conftest import JOPANEL
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jopanel.api.services import create_panel_user
 from jopanel.settings import Settings
 from tests.api.conftest import PASSWORD
 from tests.api.harness import Api, make_app, running_agent, serving, stop_agent
@@ -13,7 +12,7 @@ from tests.api.harness import Api, make_app, running_agent, serving, stop_agent
 def test_agent_down_is_503_and_up_again_is_fine(root: Path, settings: Settings) -> None:
     with running_agent(root, settings) as agent:
         app = make_app(settings)
-        create_panel_user(app.state.ctx.sessions, "admin", PASSWORD, "admin")
+        app.state.ctx.staff.create("admin", PASSWORD, "admin")
         with serving(app) as url:
             api = Api(url=url, app=app, settings=settings)
             api.tokens["admin"] = api.login("admin", PASSWORD)

@@ -12,8 +12,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from jopanel.api.auth import LoginThrottle, load_secret
-from jopanel.api.services import create_panel_user
+from jopanel.auth.sessions import LoginThrottle, load_secret
 from jopanel.db.models import PanelUser
 from jopanel.db.session import session_scope
 from jopanel.settings import Settings, load_settings
@@ -31,7 +30,7 @@ def own_api(api: Api, tmp_path: Path) -> Iterator[Api]:
         trusted_proxies=["127.0.0.1/32"],
     )
     app = make_app(settings, throttle=LoginThrottle(per_account=3, per_ip=5, window_seconds=60))
-    create_panel_user(app.state.ctx.sessions, "boss", PASSWORD, "admin")
+    app.state.ctx.staff.create("boss", PASSWORD, "admin")
     with serving(app) as url:
         yield Api(url=url, app=app, settings=settings)
 

@@ -24,7 +24,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from jopanel.api.services import create_panel_user
 from jopanel.settings import load_settings
 from jopanel.system.sandbox import init_root
 from tests.api.conftest import PASSWORD, create_account
@@ -43,7 +42,7 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     init_root(fuzz_settings)
     with running_agent(root, fuzz_settings):
         app = make_app(fuzz_settings)
-        create_panel_user(app.state.ctx.sessions, "admin", PASSWORD, "admin")
+        app.state.ctx.staff.create("admin", PASSWORD, "admin")
         with serving(app) as url:
             api = Api(url=url, app=app, settings=fuzz_settings)
             api.tokens["admin"] = api.login("admin", PASSWORD)

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from jopanel.api.services import create_panel_user
 from jopanel.settings import load_settings
 from tests.api.conftest import PASSWORD
 from tests.api.harness import Api, make_app, serving
@@ -20,7 +19,7 @@ def mariadb_api(api: Api) -> Iterator[Api]:
     settings = load_settings(api.settings.root, database_url=url)
     app = make_app(settings)
     try:
-        create_panel_user(app.state.ctx.sessions, "admin", PASSWORD, "admin")
+        app.state.ctx.staff.create("admin", PASSWORD, "admin")
         with serving(app) as base:
             server = Api(url=base, app=app, settings=settings)
             server.tokens["admin"] = server.login("admin", PASSWORD)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from jopanel.api.auth import verify_password
+from jopanel.auth.passwords import verify_login_password as verify_password
 from jopanel.db.models import PanelUser
 from jopanel.db.session import init_db, make_sessionmaker, session_scope
 from jopanel.settings import Settings

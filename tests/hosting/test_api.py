@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from jopanel.api.services import create_panel_user
 from jopanel.settings import load_settings
 from jopanel.system.sandbox import init_root
 from tests.api.harness import Api, make_app, running_agent, serving
@@ -25,7 +24,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         app = make_app(settings)
         with serving(app) as url:
             server = Api(url=url, app=app, settings=settings)
-            create_panel_user(app.state.ctx.sessions, "admin", PASSWORD, "admin")
+            app.state.ctx.staff.create("admin", PASSWORD, "admin")
             server.tokens["admin"] = server.login("admin", PASSWORD)
             for name in ("anna", "bert"):
                 body = {

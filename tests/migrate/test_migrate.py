@@ -7,13 +7,13 @@ from collections import Counter
 from datetime import UTC
 from pathlib import Path
 
-from jopanel.auth.passwords import verify_password as panel_verify
+from jopanel.auth.passwords import verify_login_password as panel_verify
 from jopanel.migrate.backup import table_stats
 from jopanel.migrate.normalise import normalise_domain
 from jopanel.settings import load_settings
 from jopanel.store import ConfigStore
 from jopanel.system.accounts import parse_passwd
-from jopanel.system.crypt import verify_password as shadow_verify
+from jopanel.system.crypt import verify_system_password as shadow_verify
 from jopanel.system.sandbox import init_root
 from tests.migrate import v1fixture
 from tests.migrate.conftest import (
@@ -174,16 +174,22 @@ def test_v1_passwords_log_in(migrated: Migrated) -> None:
     for name, password in sorted(migrated.fx.passwords.items())[::10]:
         if name == "user0006":
             continue
-        hashed, _role = logins[name]
-        assert panel_verify(password, hashed) == (True, True)
-        assert panel_verify(password + "x", hashed) == (False, False)
-        if name in migrated.fx.admins.values() or name == "user0005":
+        if name in migrated.fx.admins.values():
+            hashed, _role = logins[name]
+            assert panel_verify(password, hashed) == (True, True)
+            assert panel_verify(password + "x", hashed) == (False, False)
+            continue
+        # A hosting account logs in to the panel with its shadow entry (docs/identity.md).
+        assert logins.get(name, (None, ""))[0] is None
+        if name == "user0005":
             continue
         if not shadow[name].startswith("!"):
             assert shadow_verify(password, shadow[name])
+            assert not shadow_verify(password + "x", shadow[name])
         checked += 1
     assert checked > 20
-    assert logins["admin"][1] == "admin" and logins["reseller0"][1] == "reseller"
+    assert logins["admin"][1] == "admin"
+    assert logins["reseller0"] == (None, "reseller")  # the role, on the account's password
     assert "nohash1" not in logins  # no usable V1 hash: no login, reported in its notes
     assert shadow["user0005"] == SHADOW_OF_ADOPTED  # adopted: its own password kept
 
@@ -197,7 +203,7 @@ def test_adopted_user_keeps_uid_home_and_files(migrated: Migrated) -> None:
 
 
 def test_rerun_changes_nothing(migrated: Migrated, tmp_path: Path) -> None:
-    skip = ("var/lib/jopanel", "run")
+    skip = ("var/lib/jopanel", "run", "var/log/jopanel")  # the journal records each run
     before_tree = tree(migrated.root, skip)
     before = end_state(migrated.root)
     report = run_migration(migrated.settings, migrated.fx.database, tmp_path / "backups")

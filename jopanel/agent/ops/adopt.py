@@ -43,7 +43,6 @@ from ...schemas.hosting import PHP_VERSION_RE, Ftp
 from ...schemas.meta import ORIGIN_PATTERN
 from ...store.locks import global_lock
 from ...system.accounts import PasswdEntry
-from ...system.runner import Secret
 from ..context import AgentContext, Call
 from ..converge import converge, desired_shell
 from ..flow import Flow
@@ -186,8 +185,8 @@ def _adoptable(ctx: AgentContext, name: str, entry: PasswdEntry) -> None:
 
 
 def _useradd(ctx: AgentContext, config: UserConfig, hashed: str | None) -> None:
-    """useradd with its group (-U takes gid = uid, free as both), the final shell and the
-    password hash (locked when suspended): one command instead of four per account."""
+    """useradd with its group (-U takes gid = uid, free as both) and the final shell, then
+    the password hash (locked when suspended) through chpasswd's stdin, never argv."""
     a = config.account
     locked = a.status == "suspended"
     argv = [
@@ -195,9 +194,9 @@ def _useradd(ctx: AgentContext, config: UserConfig, hashed: str | None) -> None:
         "-u", str(a.uid), "-U", "-d", ctx.settings.system_home(a.username),
         "-M", "-s", desired_shell(config), "-c", "JoPanel account",
     ]  # fmt: skip
+    ctx.accounts.runner.run([*argv, "--", a.username])
     if hashed:
-        argv += ["-p", Secret(("!" if locked else "") + hashed)]
-    ctx.accounts.runner.run([*argv, a.username])
+        ctx.accounts.set_hash(a.username, ("!" if locked else "") + hashed)
     ctx.accounts.make_home(a.username, a.uid, a.gid, ctx.settings.skel_dir)
 
 
@@ -323,7 +322,7 @@ def _create(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Acti
             uid, gid = entry.uid, entry.gid
             shell = entry.shell if entry.shell in ALLOWED_SHELLS else "/bin/bash"
         else:
-            uid = gid = ctx.accounts.allocate_id()
+            uid = gid = ctx.accounts.allocate_id(reserve=not call.dry_run)
             shell = "/bin/bash"
         config = _desired(ctx, p, uid, gid, shell, limits, entry is not None)
         names = config.domains.all_names()

@@ -167,7 +167,7 @@ def remove_domain(config: UserConfig, name: str) -> UserConfig:
     return config.with_(domains=domains)
 
 
-@op("domain_list", DomainRef)
+@op("domain_list", DomainRef, reads_only=True)
 def domain_list(call: Call, p: DomainRef) -> OpResult:
     config = call.ctx.store.read(p.username)
     return OpResult(changed=False, data=describe(config, config.account.home_dir))

@@ -30,12 +30,12 @@ class RollbackRef(Payload):
     expected_revision: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
 
 
-@op("user_history", HistoryRef)
+@op("user_history", HistoryRef, reads_only=True)
 def user_history(call: Call, p: HistoryRef) -> OpResult:
     return OpResult(changed=False, data=[asdict(i) for i in call.ctx.store.history(p.username)])
 
 
-@op("user_diff", DiffRef)
+@op("user_diff", DiffRef, reads_only=True)
 def user_diff(call: Call, p: DiffRef) -> OpResult:
     return OpResult(changed=False, data=call.ctx.store.diff(p.username, p.old, p.new))
 

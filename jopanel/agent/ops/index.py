@@ -18,6 +18,7 @@ from ...errors import ConfigCorrupt, NotFound, ValidationFailed
 from ...schemas import Account
 from ...schemas.bundle import parse_model
 from ...schemas.meta import REVISION_PATTERN
+from ...schemas.summary import AccountSummary
 from ..context import Call
 from ..registry import OpResult, Payload, op
 
@@ -58,20 +59,11 @@ def entry(users_dir: Path, username: str) -> dict[str, Any] | None:
             return None
         if account.username != username:
             return None
-        return {
-            "username": account.username,
-            "primary_domain": account.primary_domain,
-            "contact_email": account.contact_email,
-            "package": account.package,
-            "status": account.status,
-            "owner": account.owner,
-            "revision": revision,
-            "updated_at": account.updated_at.isoformat(),
-        }
+        return AccountSummary.of(account, revision).row()
     raise ConfigCorrupt("current revision keeps disappearing", field=username)
 
 
-@op("index_entries", Empty, target=None)
+@op("index_entries", Empty, target=None, reads_only=True)
 def index_entries(call: Call, p: Empty) -> OpResult:
     store = call.ctx.store
     items = []

@@ -35,14 +35,14 @@ def _in_use(call: Call, name: str) -> list[str]:
     return users
 
 
-@op("package_list", Empty, target=None)
+@op("package_list", Empty, target=None, reads_only=True)
 def package_list(call: Call, p: Empty) -> OpResult:
     return OpResult(
         changed=False, data=[pk.model_dump(mode="json") for pk in call.ctx.packages.list()]
     )
 
 
-@op("package_get", PackageRef, target="name")
+@op("package_get", PackageRef, target="name", reads_only=True)
 def package_get(call: Call, p: PackageRef) -> OpResult:
     return OpResult(changed=False, data=call.ctx.packages.get(p.name).model_dump(mode="json"))
 

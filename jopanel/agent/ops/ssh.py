@@ -74,7 +74,7 @@ def key_row(line: str) -> dict[str, str]:
     }
 
 
-@op("ssh_key_list", SshRef)
+@op("ssh_key_list", SshRef, reads_only=True)
 def ssh_key_list(call: Call, p: SshRef) -> OpResult:
     config = call.ctx.store.read(p.username)
     return OpResult(changed=False, data=[key_row(k) for k in config.ssh.authorized_keys])

@@ -13,8 +13,10 @@ from ...schemas import LIMIT_FIELDS, Limits, UserConfig, base
 from ...schemas.account import LimitsPatch, Shell, Status
 from ...schemas.base import Domain, Email, PackageName, PanelName
 from ...schemas.bundle import parse_model
+from ...schemas.summary import AccountSummary
 from ...store.locks import global_lock
-from ...system.crypt import hash_password
+from ...system import leftovers
+from ...system.crypt import hash_system_password
 from ..context import AgentContext, Call
 from ..converge import converge
 from ..domain_rules import check_hostname_available
@@ -83,17 +85,7 @@ def _view(config: UserConfig) -> dict[str, Any]:
 
 
 def _summary(config: UserConfig) -> dict[str, Any]:
-    a = config.account
-    return {
-        "username": a.username,
-        "primary_domain": a.primary_domain,
-        "contact_email": a.contact_email,
-        "package": a.package,
-        "status": a.status,
-        "owner": a.owner,
-        "revision": config.revision,
-        "updated_at": a.updated_at.isoformat(),
-    }
+    return AccountSummary.of(config.account, config.revision).row()
 
 
 def _check_name_free(ctx: AgentContext, username: str) -> None:
@@ -126,7 +118,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
         _check_name_free(ctx, name)
         check_hostname_available(ctx, name, p.primary_domain, "primary_domain")
         with global_lock(ctx.settings, "uids"):
-            uid = ctx.accounts.allocate_id()
+            uid = ctx.accounts.allocate_id(reserve=not call.dry_run)
             config = new_config(
                 username=name, uid=uid, gid=uid, primary_domain=p.primary_domain,
                 contact_email=p.contact_email, package=package.name, limits=package.limits(),
@@ -170,7 +162,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
                 describe=f"useradd -u {uid} {name} (home 0750)",
             )
         secret = p.password.get_secret_value() if p.password else None
-        hashed = p.password_hash or (hash_password(secret) if secret else None)
+        hashed = p.password_hash or (hash_system_password(secret) if secret else None)
         if hashed:
             flow.step(
                 "set_password",
@@ -192,12 +184,12 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
     return OpResult(changed=True, plan=flow.plan, data=data)
 
 
-@op("get_config", UserRef)
+@op("get_config", UserRef, reads_only=True)
 def get_config(call: Call, p: UserRef) -> OpResult:
     return OpResult(changed=False, data=_view(call.ctx.store.read(p.username)))
 
 
-@op("list_users", ListUsers, target=None)
+@op("list_users", ListUsers, target=None, reads_only=True)
 def list_users(call: Call, p: ListUsers) -> OpResult:
     items = []
     needle = (p.search or "").lower()
@@ -206,7 +198,9 @@ def list_users(call: Call, p: ListUsers) -> OpResult:
             summary = _summary(call.ctx.store.read(name))
         except (NotFound, ValidationFailed):
             continue
-        if needle and not any(needle in str(v).lower() for v in summary.values()):
+        if needle and not any(
+            needle in str(v).lower() for k, v in summary.items() if k not in ("uid", "created_at")
+        ):
             continue
         items.append(summary)
     return OpResult(changed=False, data=items)
@@ -325,7 +319,7 @@ def set_password(call: Call, p: SetPassword) -> OpResult:
     ctx = call.ctx
     with ctx.store.lock(p.username), Flow(call, "set_password") as flow:
         config = ctx.store.read(p.username)
-        hashed = hash_password(p.password.get_secret_value())
+        hashed = hash_system_password(p.password.get_secret_value())
         if config.account.status == "suspended":
             hashed = "!" + hashed  # a new password must not lift a suspension
         flow.step(
@@ -364,6 +358,12 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             undo=lambda: install_account(ctx, config),
             describe="remove nginx vhost, PHP-FPM pool, sshd Match block",
         )
+        uid = entry.uid if entry is not None else config.account.uid
+        flow.step(
+            "end_processes",
+            lambda: leftovers.end_processes(ctx.runner, uid),
+            describe=f"kill every process of uid {uid}",
+        )
         if entry is not None:
 
             def restore_user() -> None:
@@ -395,11 +395,21 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             lambda: ctx.accounts.remove_home(name),
             describe=f"remove {ctx.settings.home_of(name)}",
         )
+        flow.step(
+            "remove_crontab",
+            lambda: leftovers.remove_crontab(ctx.settings, name),
+            describe=f"remove {ctx.settings.crontab_dir / name}",
+        )
+        flow.step(
+            "remove_leftovers",
+            lambda: leftovers.remove_owned_files(ctx.settings, uid, name),
+            describe=f"remove files of uid {uid} in tmp, var/tmp, dev/shm and its mail spool",
+        )
     data = {"steps": flow.steps} if call.dry_run else {"archive": str(archived[0])}
     return OpResult(changed=True, plan=flow.plan, data=data)
 
 
-@op("user_stats", UserRef)
+@op("user_stats", UserRef, reads_only=True)
 def user_stats(call: Call, p: UserRef) -> OpResult:
     config = call.ctx.store.read(p.username)
     used_bytes = 0

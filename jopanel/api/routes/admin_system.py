@@ -60,6 +60,9 @@ def audit_logs(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPage:
+    """Panel requests and logins, and every change the agent made from any path (CLI,
+    reconcile, migration), copied from its journal first."""
+    ctx.accounts.sync_audit()
     with session_scope(ctx.sessions) as db:
         rows, total = audit.search(
             db, actor=actor, action=action, target=target, result=result,

@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from ...auth.sessions import Identity
 from ...db.session import session_scope
 from ...errors import Forbidden, StaleRevision
+from ...schemas.summary import AccountSummary
 from ..deps import ClientIp, Ctx, Staff
 from ..errors import PreconditionRequired
 from ..schemas import (
@@ -97,7 +99,7 @@ def create_user(
     request.state.audit_detail = (
         f"domain {body.primary_domain}, package {body.package or 'default'}"
     )
-    view = ctx.accounts.create(principal, body)
+    view = ctx.accounts.create(principal, **body.model_dump())
     response.headers["Location"] = f"/api/admin/users/{body.username}"
     return detail_response(view, response)
 
@@ -137,7 +139,9 @@ def update_user(
     )
     if if_match is None:
         raise PreconditionRequired("send If-Match with the ETag from GET", field="If-Match")
-    view = ctx.accounts.update(principal, username, body, expected_revision(if_match))
+    view = ctx.accounts.update(
+        principal, username, body.model_dump(exclude_none=True), expected_revision(if_match)
+    )
     return detail_response(view, response)
 
 
@@ -198,7 +202,11 @@ def login_as(username: str, principal: Staff, ctx: Ctx, ip: ClientIp, request: R
     if principal.impersonator:
         raise Forbidden("already logged in as someone else")
     view = ctx.accounts.visible(principal, username)
+    account = view["account"]
+    if account["status"] != "active":
+        raise Forbidden("this account is suspended", field="username")
     request.state.audit_detail = f"{principal.actor} logged in as {username}"
+    identity = Identity(account["uid"], AccountSummary.of_view(view).created_at)
     with session_scope(ctx.sessions) as db:
-        pair = ctx.auth.login_as(db, principal, view["account"]["username"], "user", ip)
+        pair = ctx.auth.login_as(db, principal, account["username"], identity, ip)
     return token_out(pair)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from ...auth.sessions import TokenPair
 from ...db.session import session_scope
-from ..auth import TokenPair
 from ..deps import ClientIp, Ctx, CurrentPrincipal
 from ..schemas import LoginIn, MeOut, RefreshIn, TokenOut, error_responses
 
@@ -35,7 +35,7 @@ def login(body: LoginIn, request: Request, ctx: Ctx, ip: ClientIp) -> TokenOut:
     request.state.audit_actor = body.username[:64]
     request.state.audit_target = body.username[:64]
     with session_scope(ctx.sessions) as db:
-        pair = ctx.auth.login(db, body.username, body.password, ip, ctx.accounts.account_may_log_in)
+        pair = ctx.auth.login(db, body.username, body.password, ip)
     return token_out(pair)
 
 

@@ -1,0 +1,77 @@
+"""`verify_password`: the panel login of a hosting account, checked against its shadow entry.
+
+The account's system password is its only password (SFTP, SSH and the panel alike), so
+the unprivileged API asks the agent. The check costs one crypt(3) whether or not the
+account exists; V1's bcrypt hashes verify as they are (libxcrypt) and a successful login
+rehashes to the system default (yescrypt). A suspended account's hash is locked (`!`):
+the answer then says `suspended` once the password is right, and nothing is rehashed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+
+from ...schemas.summary import AccountSummary, identity_stamp
+from ...system.crypt import YESCRYPT, hash_system_password, verify_system_password
+from ..context import Call
+from ..registry import OpResult, Payload, op
+from .users import Username
+
+
+class VerifyPassword(Payload):
+    username: Username
+    password: SecretStr = Field(max_length=1024)
+    ip: str | None = Field(None, max_length=64)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_system_password("jopanel timing equaliser")
+
+
+def _ip(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value) if value else None
+    except ValueError:
+        return None
+
+
+@op("verify_password", VerifyPassword, reads_only=True)
+def verify_password(call: Call, p: VerifyPassword) -> OpResult:
+    ctx = call.ctx
+    name = p.username
+    secret = p.password.get_secret_value()
+    if not ctx.store.exists(name):
+        verify_system_password(secret, _dummy_hash())  # the same cost as a real check
+        return OpResult(changed=False, data={"ok": False})
+    stored = ctx.accounts.shadow_hash(name) or ""
+    if not verify_system_password(secret, stored.lstrip("!")):
+        return OpResult(changed=False, data={"ok": False})
+    changed = False
+    with ctx.store.lock(name):
+        config = ctx.store.read(name)
+        account = config.account
+        if account.status == "active" and not call.dry_run:
+            if not stored.startswith(YESCRYPT.decode()):
+                ctx.accounts.set_hash(name, hash_system_password(secret))
+                changed = True
+            ip = _ip(p.ip)
+            if ip is not None and str(account.last_login_ip or "") != str(ip):
+                new = config.with_(account=account.model_copy(update={"last_login_ip": ip}))
+                config = ctx.store.write(
+                    new, expected_revision=config.revision, actor=name, action="login"
+                ).config
+                changed = True
+    return OpResult(
+        changed=changed,
+        data={
+            "ok": True,
+            "uid": config.account.uid,
+            "created_at": identity_stamp(config.account),
+            "status": config.account.status,
+            "summary": AccountSummary.of(config.account, config.revision).row(),
+        },
+    )
