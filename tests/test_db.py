@@ -30,6 +30,7 @@ from jopanel.db.index import STALE_KEY, UserRepositoryDB, index_change, mark_sta
 from jopanel.db.migrate import check
 from jopanel.db.models import AccountIndex, AuthSession, PanelUser, RefreshToken
 from jopanel.db.session import init_db, make_engine, make_sessionmaker, session_scope
+from jopanel.errors import Throttled
 from jopanel.settings import Settings
 
 MARIADB_SOCKET = "/run/mysqld/mysqld.sock"
@@ -273,3 +274,31 @@ def test_make_engine_adds_utf8mb4_for_mariadb() -> None:
     engine.dispose()
     with session_scope(make_sessionmaker(make_engine("sqlite://"))) as db:
         assert db.scalar(select(1)) == 1
+
+
+def test_throttle_counts_each_attempt_before_its_check() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(per_account=3, per_ip=100, window_seconds=60, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.attempt("joko", "10.0.0.1")  # three in flight, none answered yet
+    with pytest.raises(Throttled):
+        throttle.attempt("joko", "10.0.0.2")
+    throttle.success("joko", "10.0.0.1")
+    throttle.attempt("joko", "10.0.0.1")
+    now[0] = 61.0
+    for _ in range(3):
+        throttle.attempt("anna", "10.0.0.1")
+
+
+def test_throttle_keeps_recent_counters_when_it_must_forget() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(per_account=2, per_ip=10**6, window_seconds=60, clock=lambda: now[0])
+    throttle.MAX_KEYS = 10
+    throttle.attempt("victim", "10.0.0.1")
+    throttle.attempt("victim", "10.0.0.1")
+    now[0] = 30.0
+    for i in range(20):  # a spray of names past the bound
+        throttle.attempt(f"spray{i}", "10.0.0.9")
+    now[0] = 31.0
+    with pytest.raises(Throttled):
+        throttle.attempt("victim", "10.0.0.1")

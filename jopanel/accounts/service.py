@@ -177,9 +177,19 @@ class AccountService:
         )
 
     def identity(self, username: str) -> Identity | None:
-        """The account's identity as the index knows it, the index first brought up to date
-        when anything changed on disk behind our back."""
-        self.ensure_fresh("session check")
+        """The account's identity: from the index when it is in step with the disk, else
+        from the account's own files through the agent (the index is rebuilt by the next
+        list, not here: this runs inside other transactions and never writes)."""
+        if self._behind(self.freshness.stamp()):
+            try:
+                account = self.get(username, "session check")["account"]
+            except NotFound:
+                return None
+            except AgentUnavailable:
+                log.warning("agent unreachable: session checked against the index")
+            else:
+                summary = AccountSummary.of_view({"account": account, "revision": ""})
+                return Identity(summary.uid, summary.created_at, summary.status)
         with session_scope(self.sessions) as db:
             row = db.get(AccountIndex, username)
             if row is None:

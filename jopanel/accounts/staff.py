@@ -9,10 +9,10 @@ the login-as sessions it opened.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import validate
@@ -60,14 +60,14 @@ def check_password(password: str) -> str:
 
 
 def _end_sessions(db: Session, username: str) -> None:
-    """The login's own sessions and every login-as session it opened."""
+    """The login's own sessions and every login-as session it opened (not the
+    impersonated accounts' own sessions)."""
     revoke_sessions(db, username)
-    for session in db.scalars(
-        select(AuthSession).where(
-            AuthSession.impersonator == username, AuthSession.revoked_at.is_(None)
-        )
-    ):
-        revoke_sessions(db, session.username)
+    db.execute(
+        update(AuthSession)
+        .where(AuthSession.impersonator == username, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
 
 
 class StaffLogins:

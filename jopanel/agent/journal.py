@@ -8,12 +8,14 @@ writers never interleave inside a line; each is flushed to disk before the op an
 
 from __future__ import annotations
 
+import grp
 import json
 import logging
 import os
 import secrets
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..settings import Settings
@@ -48,6 +50,21 @@ def entry(
     }
 
 
+def _readable_by_service(settings: Settings, path: Path, fd: int) -> None:
+    """The unprivileged API indexes the journal: directory and file belong to the service
+    user's group (read only). In a sandbox everything runs as one user already."""
+    if settings.is_sandbox or os.geteuid() != 0:
+        return
+    try:
+        gid = grp.getgrnam(settings.service_user).gr_gid
+    except KeyError:
+        return
+    if os.fstat(fd).st_gid != gid:
+        os.fchown(fd, -1, gid)
+    if os.stat(path.parent).st_gid != gid:
+        os.chown(path.parent, -1, gid)
+
+
 def append(settings: Settings, record: dict[str, Any]) -> bool:
     """Append one line; a failure is logged, never raised (the change itself stands)."""
     line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
@@ -57,6 +74,7 @@ def append(settings: Settings, record: dict[str, Any]) -> bool:
             path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, JOURNAL_MODE)
             try:
+                _readable_by_service(settings, path, fd)
                 os.write(fd, line)
                 os.fsync(fd)
             finally:

@@ -197,7 +197,8 @@ class TokenSigner:
 
 
 class LoginThrottle:
-    """Sliding-window counter of failed logins, per account and per client address."""
+    """Sliding-window counter of login attempts that did not succeed, per account and per
+    client address (each attempt counts until its password proves right)."""
 
     MAX_KEYS = 100_000
 
@@ -225,30 +226,44 @@ class LoginThrottle:
             del self._failures[key]
         return hits
 
-    def check(self, username: str, ip: str) -> None:
-        """Raise Throttled when either counter is at its limit."""
+    def attempt(self, username: str, ip: str) -> None:
+        """Count an attempt before its password is checked, or raise Throttled when either
+        counter is at its limit. Checking and counting under one lock: parallel attempts
+        cannot all slip in before the first failure is counted."""
         now = self._clock()
+        keys = (f"user:{username.lower()}", f"ip:{ip}")
         with self._lock:
-            for key, limit in (
-                (f"user:{username.lower()}", self.per_account),
-                (f"ip:{ip}", self.per_ip),
-            ):
+            for key, limit in zip(keys, (self.per_account, self.per_ip), strict=True):
                 hits = self._recent(key, now)
                 if len(hits) >= limit:
                     retry = hits[0] + self.window - now
                     raise Throttled("too many failed logins; try again later", retry_after=retry)
-
-    def failure(self, username: str, ip: str) -> None:
-        now = self._clock()
-        with self._lock:
             if len(self._failures) >= self.MAX_KEYS:
-                self._failures.clear()  # memory bound under a spray of names
-            for key in (f"user:{username.lower()}", f"ip:{ip}"):
+                self._forget_expired(now)
+            for key in keys:
                 self._failures.setdefault(key, deque()).append(now)
 
-    def success(self, username: str) -> None:
+    def _forget_expired(self, now: float) -> None:
+        """Memory bound under a spray of names: drop counters with no recent hit first,
+        and only when that is not enough, half of the rest, those with the fewest hits
+        first (a spray's one-hit names go before a targeted account's counter)."""
+        for key in [k for k, hits in self._failures.items() if hits[-1] <= now - self.window]:
+            del self._failures[key]
+        if len(self._failures) >= self.MAX_KEYS:
+            by_age = sorted(
+                self._failures, key=lambda k: (len(self._failures[k]), self._failures[k][-1])
+            )
+            for key in by_age[: len(by_age) // 2]:
+                del self._failures[key]
+
+    def success(self, username: str, ip: str | None = None) -> None:
+        """A right password: the account's counter starts again, and the attempt counted
+        against the address is taken back."""
         with self._lock:
             self._failures.pop(f"user:{username.lower()}", None)
+            hits = self._failures.get(f"ip:{ip}") if ip is not None else None
+            if hits:
+                hits.pop()
 
 
 def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -390,14 +405,13 @@ class AuthService:
         started = time.monotonic()
         name = canonical_login_name(username)
         key = name or "(invalid name)"
-        self.throttle.check(key, ip)
+        self.throttle.attempt(key, ip)
         try:
             pair = self._login(db, name, password, ip)
         except NotAuthenticated:
-            self.throttle.failure(key, ip)
             self._wait_until(started + self.failure_floor)
             raise
-        self.throttle.success(key)
+        self.throttle.success(key, ip)
         return pair
 
     @staticmethod
@@ -413,6 +427,9 @@ class AuthService:
         if name is None:
             verify_login_password(password, dummy_hash())  # the cost of a real check
             raise NotAuthenticated("wrong username or password")
+        # End this read before the agent call, which may index a change through another
+        # connection: SQLite refuses a write on a snapshot older than that commit.
+        db.commit()
         check = self.accounts.verify(name, password, ip)
         if not check.ok or check.identity is None:
             raise NotAuthenticated("wrong username or password")

@@ -140,17 +140,23 @@ def sync_journal(sessions: sessionmaker[Session], path: Path) -> int:
                     added = 0
                     for start in range(0, len(rows), SYNC_BATCH):
                         batch = rows[start : start + SYNC_BATCH]
-                        # A line whose API request has its own row (same id) is that row.
+                        # A line whose API request has its own row is that row, unless
+                        # the row says the request failed and the agent's change stood.
                         ids = [r["event_id"] for r in batch] + [
                             r["request_id"] for r in batch if r["request_id"]
                         ]
-                        known = set(
-                            db.scalars(select(AuditLog.event_id).where(AuditLog.event_id.in_(ids)))
+                        query = select(AuditLog.event_id, AuditLog.result).where(
+                            AuditLog.event_id.in_(ids)
                         )
+                        known: dict[str, str] = dict(db.execute(query).all())  # type: ignore[arg-type]
                         fresh = [
                             AuditLog(**{k: v for k, v in r.items() if k != "request_id"})
                             for r in batch
-                            if r["event_id"] not in known and r["request_id"] not in known
+                            if r["event_id"] not in known
+                            and not (
+                                r["request_id"] in known
+                                and (known[r["request_id"]] == "ok" or r["result"] != "ok")
+                            )
                         ]
                         db.add_all(fresh)
                         db.flush()

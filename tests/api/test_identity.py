@@ -339,3 +339,29 @@ def test_dropping_the_database_loses_no_account_login(tmp_path: Path) -> None:
                 ("create_user", "droptwo"),
                 ("set_password", "droptwo"),
             }
+
+
+def test_suspending_a_staff_login_ends_its_login_as_but_not_the_account(world: Api) -> None:
+    create_cli(world.settings.root, "impacct")
+    world.app.state.ctx.staff.create("impboss", PASSWORD, "admin")
+    boss = login(world, "impboss", PASSWORD).json()["access_token"]
+    with world.client(boss) as client:
+        as_account = client.post("/api/admin/users/impacct/login-as").json()["access_token"]
+    own = login(world, "impacct", PASSWORD).json()["access_token"]
+    assert me(world, as_account) == 200
+    run_cli(world.settings.root, "admin", "suspend", "impboss")
+    assert me(world, as_account) == 401
+    assert me(world, boss) == 401
+    assert me(world, own) == 200
+
+
+def test_a_shadow_lock_the_config_does_not_know_refuses_the_login(world: Api) -> None:
+    create_cli(world.settings.root, "lockdrift")
+    subprocess.run(
+        ["usermod", "--prefix", str(world.settings.root), "-L", "--", "lockdrift"], check=True
+    )
+    assert login(world, "lockdrift", PASSWORD).status_code == 401
+    shadow = world.settings.path("etc/shadow").read_text()
+    assert (
+        next(x for x in shadow.splitlines() if x.startswith("lockdrift:")).split(":")[1][0] == "!"
+    )

@@ -54,8 +54,16 @@ def verify_password(call: Call, p: VerifyPassword) -> OpResult:
     with ctx.store.lock(name):
         config = ctx.store.read(name)
         account = config.account
+        if stored.startswith("!") and account.status == "active":
+            # Locked in shadow but active in its config: drift for reconcile to settle,
+            # never a login (and never a rehash that would drop the lock).
+            return OpResult(changed=False, data={"ok": False})
         if account.status == "active" and not call.dry_run:
-            if not stored.startswith(YESCRYPT.decode()):
+            # Rehash only the hash that was checked: a password set meanwhile stands.
+            if (
+                not stored.startswith(YESCRYPT.decode())
+                and ctx.accounts.shadow_hash(name) == stored
+            ):
                 ctx.accounts.set_hash(name, hash_system_password(secret))
                 changed = True
             ip = _ip(p.ip)
