@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ..errors import CommandFailed, Conflict, JoPanelError, NotFound, ValidationFailed
 from ..schemas import UserConfig
@@ -37,6 +40,8 @@ from ..system.staging import FILE_RE, ConfigFamily, file_name, username_of
 from .context import AgentContext
 
 log = logging.getLogger("jopanel.agent.services")
+
+T = TypeVar("T")
 
 # Directories of the account besides its document roots: (relative path, mode).
 PRIVATE_DIRS = (("tmp", 0o700), ("logs", 0o750), (".ssh", 0o700))
@@ -80,6 +85,33 @@ def docroots(config: UserConfig) -> list[str]:
     ]
 
 
+_checker: ThreadPoolExecutor | None = None
+_checker_lock = threading.Lock()
+
+
+def _check_pool() -> ThreadPoolExecutor:
+    """Threads that wait on `nginx -t`, `php-fpm -t` and `sshd -t` (child processes, so
+    the checks of one change run side by side and beside the account's own commands)."""
+    global _checker
+    with _checker_lock:
+        if _checker is None:
+            _checker = ThreadPoolExecutor(max_workers=4, thread_name_prefix="config-check")
+        return _checker
+
+
+def background(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run `fn` on the check threads (work that waits on a child process or on C code
+    that releases the GIL, overlapped with an op's own steps)."""
+    return _check_pool().submit(fn, *args)
+
+
+CheckKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _check_key(family: ConfigFamily, candidates: Mapping[str, str]) -> CheckKey:
+    return family.reload_key, tuple(sorted(candidates.items()))
+
+
 class Hosting:
     """The web/PHP/SSH side of accounts, for one agent context."""
 
@@ -91,6 +123,8 @@ class Hosting:
         self.reloader: Reloader = reloader_for(ctx.settings, ctx.runner)
         self._php: dict[str, PhpFpm] = {}
         self._web_uid: int | None = None
+        self._wanted: dict[str, Wanted] = {}
+        self._checks: dict[CheckKey, Future[None]] = {}
 
     def php(self, version: str) -> PhpFpm:
         if version not in self._php:
@@ -99,6 +133,13 @@ class Hosting:
 
     # --- what should be there -------------------------------------------------------------
     def wanted(self, config: UserConfig) -> Wanted:
+        """Every file of the account, rendered once per config content."""
+        key = config.content_revision()
+        if key not in self._wanted:
+            self._wanted[key] = self._render(config)
+        return self._wanted[key]
+
+    def _render(self, config: UserConfig) -> Wanted:
         php = config.services.php
         pool_on = php.enabled and config.account.status == "active"
         fpm = self.php(php.version)
@@ -178,11 +219,41 @@ class Hosting:
     def _state(family: ConfigFamily, name: str) -> str:
         return "is outdated" if family.read_live(name) is not None else "is missing"
 
-    # --- generated files ------------------------------------------------------------------
-    def install(self, family: ConfigFamily, candidates: dict[str, str]) -> None:
-        """Check `candidates` with the real binary, then swap them in and mark a reload."""
+    # --- checks started ahead -------------------------------------------------------------
+    def start_checks(self, config: UserConfig, *, with_pool: bool) -> None:
+        """Start checking the account's files that differ from the live ones, in the
+        background; `install` then waits for the check of exactly what it activates.
+
+        The PHP pool names the account's Linux user, so php-fpm can only check it once
+        the user exists (`with_pool`); nginx and sshd can be checked before.
+        """
+        want = self.wanted(config)
+        candidates: list[tuple[ConfigFamily, dict[str, str]]] = [
+            (self.nginx, {want.name: want.vhost}),
+            (self.sshd, {want.name: want.sshd}),
+        ]
+        if with_pool and want.pool is not None:
+            candidates.append((self.php(want.php_version), {want.name: want.pool}))
+        for family, files in candidates:
+            key = _check_key(family, files)
+            if key in self._checks or all(family.is_current(n, c) for n, c in files.items()):
+                continue
+            self._checks[key] = background(self._check, family, files)
+
+    @staticmethod
+    def _check(family: ConfigFamily, candidates: dict[str, str]) -> None:
         family.ensure_base()
         family.check(candidates)
+
+    # --- generated files ------------------------------------------------------------------
+    def install(self, family: ConfigFamily, candidates: dict[str, str]) -> None:
+        """Check `candidates` with the real binary (or wait for the check started ahead),
+        then swap them in and mark a reload."""
+        started = self._checks.pop(_check_key(family, candidates), None)
+        if started is not None:
+            started.result()  # the check's own CommandFailed, if it refused them
+        else:
+            self._check(family, candidates)
         for name, content in candidates.items():
             family.activate(name, content)
         self.reloader.mark(family.reload_key)
@@ -450,14 +521,19 @@ def plan_changes(ctx: AgentContext, config: UserConfig) -> list[Change]:
     return Hosting(ctx).plan_changes(config)
 
 
-def install_account(ctx: AgentContext, config: UserConfig) -> list[str]:
+def install_account(
+    ctx: AgentContext, config: UserConfig, hosting: Hosting | None = None
+) -> list[str]:
     """Bring one account's services in line; if that fails, take them all out again.
 
-    For a new account (create_user) a half-installed set must not stay behind.
+    For a new account (create_user) a half-installed set must not stay behind. The
+    checks of every file that changes run side by side (`hosting` may have started some
+    already, before the Linux user existed).
     """
-    hosting = Hosting(ctx)
+    hosting = hosting or Hosting(ctx)
     done = []
     try:
+        hosting.start_checks(config, with_pool=ctx.accounts.get(config.username) is not None)
         for change in hosting.plan_changes(config):
             change.fix()
             done.append(change.detail)

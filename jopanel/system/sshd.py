@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from ..settings import Settings
 from ..store.atomic import ensure_dir
 from . import privsep
 from .privsep import PRIVSEP_DIR
-from .runner import Runner
+from .runner import SAFE_PATH, Runner
 from .staging import ConfigFamily, write_if_changed
 from .templating import render
 
@@ -137,9 +138,17 @@ class Sshd(ConfigFamily):
         return self._privsep_argv(str(main_config))
 
     def _privsep_argv(self, *args: str) -> list[str]:
-        """Run sshd through privsep.py: its own mount namespace with an empty /run/sshd."""
+        """Run sshd in its own mount namespace with an empty /run/sshd: through bubblewrap
+        (a 7 ms start) where it is installed, else through privsep.py (15 ms)."""
+        sshd = self.runner.which("sshd")
+        if shutil.which("bwrap", path=SAFE_PATH):
+            return [
+                "bwrap", "--bind", "/", "/", "--dev-bind", "/dev", "/dev",
+                "--tmpfs", "/run", "--dir", PRIVSEP_DIR, "--",
+                *privsep.sshd_argv(sshd, args[0], args[1] if len(args) == 2 else None),
+            ]  # fmt: skip
         script = str(Path(privsep.__file__))
-        return [sys.executable, "-I", "-S", script, self.runner.which("sshd"), *args]
+        return [sys.executable, "-I", "-S", script, sshd, *args]
 
     def effective(self, username: str, addr: str = "127.0.0.1") -> dict[str, str]:
         """What the real sshd would apply to `username` connecting from `addr`, given
