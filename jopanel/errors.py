@@ -13,13 +13,23 @@
     └── ConfigCorrupt                 corrupt      500   8
 
 Each boundary translates: FastAPI handlers turn these into `{"detail": ...}`, the CLI
-into one line on stderr and the exit code, the agent into `{"error", "message"}`.
+into one line on stderr and the exit code, the agent into `{"error", "message"}` plus
+what the class needs to be rebuilt (`to_dict`), which the client turns back into the
+same class (`error_from_dict`). Every subclass registers its `code` just by being
+defined, wherever it is (jopanel.agent.flow.InjectedFault, jopanel.migrate.errors);
+a code taken twice is refused at import.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+
+# code -> class, filled by JoPanelError.__init_subclass__ (and JoPanelError itself below).
+ERRORS_BY_CODE: dict[str, type[JoPanelError]] = {}
+
+# A command's output crosses the socket as its tail only: enough for a log line.
+WIRE_OUTPUT_LIMIT = 2000
 
 
 class JoPanelError(Exception):
@@ -28,6 +38,21 @@ class JoPanelError(Exception):
     code: ClassVar[str] = "error"
     http_status: ClassVar[int] = 500
     exit_code: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            raise TypeError(f"{cls.__qualname__} must set its own `code`")
+        if "__init__" in cls.__dict__ and "from_dict" not in cls.__dict__:
+            # Another constructor means another way back from the wire.
+            raise TypeError(f"{cls.__qualname__} has its own __init__ but no from_dict")
+        taken = ERRORS_BY_CODE.get(cls.code)
+        if taken is not None:
+            raise TypeError(
+                f"error code {cls.code!r} of {cls.__module__}.{cls.__qualname__} is already "
+                f"taken by {taken.__module__}.{taken.__qualname__}"
+            )
+        ERRORS_BY_CODE[cls.code] = cls
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -38,10 +63,29 @@ class JoPanelError(Exception):
         return f"{self.field}: {self.message}" if self.field else self.message
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON the agent sends; `from_dict` of the same class reads it back."""
         data: dict[str, Any] = {"error": self.code, "message": self.message}
         if self.field:
             data["field"] = self.field
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Rebuild an error of this class from `to_dict`'s JSON."""
+        return cls(_message(data), field=_field(data))
+
+
+ERRORS_BY_CODE[JoPanelError.code] = JoPanelError
+
+
+def _message(data: dict[str, Any]) -> str:
+    message = data.get("message")
+    return message if isinstance(message, str) else "agent error"
+
+
+def _field(data: dict[str, Any]) -> str | None:
+    field = data.get("field")
+    return field if isinstance(field, str) and field else None
 
 
 class ValidationFailed(JoPanelError):
@@ -98,6 +142,16 @@ class Throttled(JoPanelError):
         super().__init__(message, field=field)
         self.retry_after = max(1, math.ceil(retry_after))
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "retry_after": self.retry_after}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        retry_after = data.get("retry_after")
+        if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
+            retry_after = 1.0
+        return cls(_message(data), retry_after=retry_after, field=_field(data))
+
 
 class AgentUnavailable(JoPanelError):
     code = "agent_down"
@@ -114,9 +168,29 @@ class CommandFailed(JoPanelError):
 
     def __init__(self, message: str, *, argv: list[str], returncode: int, output: str) -> None:
         super().__init__(message)
-        self.argv = argv
+        self.argv = argv  # as the runner shows it: secrets already ****
         self.returncode = returncode
         self.output = output
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "argv": self.argv,
+            "returncode": self.returncode,
+            "output": self.output[-WIRE_OUTPUT_LIMIT:],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        argv = data.get("argv")
+        returncode = data.get("returncode")
+        output = data.get("output")
+        return cls(
+            _message(data),
+            argv=[str(a) for a in argv] if isinstance(argv, list) else [],
+            returncode=returncode if type(returncode) is int else -1,
+            output=output[-WIRE_OUTPUT_LIMIT:] if isinstance(output, str) else "",
+        )
 
 
 class ConfigCorrupt(JoPanelError):
@@ -127,29 +201,9 @@ class ConfigCorrupt(JoPanelError):
     exit_code = 8
 
 
-ERRORS_BY_CODE: dict[str, type[JoPanelError]] = {
-    cls.code: cls
-    for cls in (
-        JoPanelError,
-        ValidationFailed,
-        NotFound,
-        Conflict,
-        StaleRevision,
-        Forbidden,
-        NotAuthenticated,
-        Throttled,
-        AgentUnavailable,
-        CommandFailed,
-        ConfigCorrupt,
-    )
-}
-
-
-def error_from_dict(data: dict[str, Any]) -> JoPanelError:
-    """Rebuild an error sent across the agent socket."""
+def error_from_dict(data: object) -> JoPanelError:
+    """Rebuild an error sent across the agent socket as its own class (unknown: the base)."""
+    if not isinstance(data, dict):
+        return JoPanelError("agent error")
     cls = ERRORS_BY_CODE.get(str(data.get("error")), JoPanelError)
-    message = str(data.get("message", "agent error"))
-    field = data.get("field")
-    if cls is CommandFailed:
-        return JoPanelError(message, field=field)
-    return cls(message, field=field if isinstance(field, str) else None)
+    return cls.from_dict(data)

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..errors import AgentUnavailable, error_from_dict
+from ..errors import AgentUnavailable, JoPanelError, error_from_dict
 from ..settings import Settings
+from . import flow  # noqa: F401 - registers InjectedFault, which the agent may send back
 from .context import AgentContext
 from .registry import OpResult, execute
 from .server import socket_in_use
@@ -52,8 +53,12 @@ class SocketAgent:
             response = self._http.post("/execute", json=body)
         except httpx.TransportError as exc:
             raise AgentUnavailable(f"agent unreachable at {self.path}: {exc}") from exc
-        data = response.json()
+        try:
+            data = response.json()
+        except ValueError:
+            raise JoPanelError(f"agent answered HTTP {response.status_code} without JSON") from None
         if response.status_code != 200:
+            # The agent's class, with what it carries (a command's exit code, retry_after).
             raise error_from_dict(data)
         return OpResult.model_validate(data)
 
