@@ -24,6 +24,7 @@ EXPECTED_OPS = [
     "php_version_set",
     "rebuild",
     "reconcile",
+    "service_status",
     "set_password",
     "ssh_key_add",
     "ssh_key_list",

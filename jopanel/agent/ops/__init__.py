@@ -1,5 +1,5 @@
 """Importing this package registers every agent op."""
 
-from . import adopt, domains, history, index, logins, packages, rebuild, ssh, users  # noqa: F401
+from . import adopt, domains, history, index, logins, packages, rebuild, ssh, status, users  # noqa: F401
 
 __all__: list[str] = []

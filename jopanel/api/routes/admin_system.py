@@ -6,7 +6,7 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import text
@@ -28,14 +28,6 @@ from ..schemas import (
 )
 
 router = APIRouter(tags=["admin: system"])
-
-# Read-only looks at the host's pid files; nothing is signalled or started from here.
-SERVICE_PIDFILES = {
-    "nginx": "/run/nginx.pid",
-    "php-fpm": "/run/php/php8.2-fpm.pid",
-    "sshd": "/run/sshd.pid",
-    "mariadb": "/run/mysqld/mysqld.pid",
-}
 
 
 @router.get(
@@ -107,16 +99,6 @@ def system_load(principal: Admin) -> LoadOut:
     )
 
 
-def _pid_status(name: str, pidfile: str) -> ServiceOut:
-    try:
-        pid = int(Path(pidfile).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return ServiceOut(name=name, status="stopped", detail=f"no pid file {pidfile}")
-    if Path(f"/proc/{pid}").exists():
-        return ServiceOut(name=name, status="running", detail=f"pid {pid}")
-    return ServiceOut(name=name, status="stopped", detail=f"stale pid file {pidfile}")
-
-
 def agent_alive(socket_path: Path) -> bool:
     """Whether something accepts connections on the agent's socket."""
     return socket_in_use(socket_path)
@@ -126,14 +108,21 @@ def agent_alive(socket_path: Path) -> bool:
     "/api/admin/services/status",
     name="system.services",
     summary="Whether the agent and the hosting services run",
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 503),
 )
 def services_status(principal: Admin, ctx: Ctx) -> ServicesOut:
-    socket = ctx.settings.socket_path
-    agent = ServiceOut(name="agent", status="running", detail=str(socket))
-    if not agent_alive(socket):
-        agent = ServiceOut(name="agent", status="stopped", detail=f"nothing answers on {socket}")
-    return ServicesOut(items=[agent, *(_pid_status(n, p) for n, p in SERVICE_PIDFILES.items())])
+    """The agent reads the pid files under ROOT (nginx, sshd, each installed PHP-FPM
+    version, MariaDB) and reports itself; with the agent down this is a 503."""
+    rows = ctx.agent.execute("service_status", {}, actor=principal.actor).data
+    return ServicesOut(items=[_service_out(row) for row in rows])
+
+
+def _service_out(row: dict[str, Any]) -> ServiceOut:
+    return ServiceOut(
+        name=row["name"],
+        status="running" if row["running"] else "stopped",
+        detail=row.get("detail", ""),  # "pid 812", "stale pid file ... (pid 812)", ...
+    )
 
 
 @router.post(
