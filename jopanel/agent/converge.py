@@ -41,11 +41,9 @@ def plan_drift(ctx: AgentContext, config: UserConfig) -> list[Drift]:
         def recreate() -> None:
             if name not in accounts.groups():
                 accounts.groupadd(name, account.gid)
-            accounts.runner.run(
-                ["useradd", *accounts.prefix, "-u", str(account.uid), "-g", str(account.gid),
-                 "-d", ctx.settings.system_home(name), "-M", "-s", desired_shell(config),
-                 "-c", "JoPanel account", name]
-            )  # fmt: skip
+            accounts.useradd(
+                name, account.uid, account.gid, desired_shell(config), create_home=False
+            )
 
         drift.append(Drift("missing_user", f"Linux user {name} is missing", recreate))
         shell_now, locked_now = desired_shell(config), True

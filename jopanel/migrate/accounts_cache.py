@@ -3,7 +3,8 @@
 A migration looks up thousands of accounts in a passwd that grows to thousands of lines;
 parsing it anew for each lookup makes a run quadratic. shadow-utils replace these files
 by rename, so (inode, size, mtime) changes with every write and a cached parse is never
-stale. Used only by `migrate-v1`, which owns its agent context.
+stale. The parsers are those of system/accounts.py; only the caching is here. Used only
+by `migrate-v1`, which owns its agent context.
 """
 
 from __future__ import annotations
@@ -14,31 +15,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..settings import Settings
-from ..system.accounts import PasswdEntry, SystemAccounts, parse_passwd
+from ..system.accounts import (
+    PasswdEntry,
+    SystemAccounts,
+    parse_group,
+    parse_passwd,
+    parse_shadow,
+)
 from ..system.runner import Runner
 
 T = TypeVar("T")
 Key = tuple[int, int, int] | None
-
-
-def _lines(path: Path) -> list[list[str]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
-
-
-def parse_shadow(path: Path) -> dict[str, str]:
-    hashes: dict[str, str] = {}
-    for fields in _lines(path):
-        if len(fields) > 1:
-            hashes.setdefault(fields[0], fields[1])  # the first entry wins, as for a lookup
-    return hashes
-
-
-def parse_groups(path: Path) -> dict[str, int]:
-    return {f[0]: int(f[2]) for f in _lines(path) if len(f) >= 3 and f[2].isdigit()}
 
 
 class CachedAccounts(SystemAccounts):
@@ -71,7 +58,7 @@ class CachedAccounts(SystemAccounts):
         return self._parsed("etc/shadow", parse_shadow).get(name)
 
     def groups(self) -> dict[str, int]:
-        return dict(self._parsed("etc/group", parse_groups))
+        return dict(self._parsed("etc/group", parse_group))
 
     def host_names(self) -> set[str]:
         names = set(self._parsed("etc/passwd", parse_passwd))

@@ -1,6 +1,8 @@
 """Linux accounts through the real shadow-utils, against ROOT (`--prefix` when sandboxed).
 
 Pure readers parse ROOT/etc/passwd, shadow and group; thin functions run the commands.
+Every shadow-utils argv is built here and only here (one builder per command, like
+Ansible's user.py): callers say what they want, never how `useradd` spells it.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from ..store.atomic import ensure_dir, replace_file
 from .runner import Runner
 
 HOME_MODE = 0o750
+COMMENT = "JoPanel account"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,19 @@ def parse_passwd(path: Path) -> dict[str, PasswdEntry]:
     return entries
 
 
+def parse_shadow(path: Path) -> dict[str, str]:
+    """name -> password field; the first entry of a name wins, as for a lookup."""
+    hashes: dict[str, str] = {}
+    for f in _read_lines(path):
+        if len(f) > 1:
+            hashes.setdefault(f[0], f[1])
+    return hashes
+
+
+def parse_group(path: Path) -> dict[str, int]:
+    return {f[0]: int(f[2]) for f in _read_lines(path) if len(f) >= 3 and f[2].isdigit()}
+
+
 class SystemAccounts:
     """Reads and changes passwd/shadow/group and homes under ROOT."""
 
@@ -72,17 +89,10 @@ class SystemAccounts:
         return names
 
     def shadow_hash(self, name: str) -> str | None:
-        for f in _read_lines(self.settings.path("etc/shadow")):
-            if f[0] == name and len(f) > 1:
-                return f[1]
-        return None
+        return parse_shadow(self.settings.path("etc/shadow")).get(name)
 
     def groups(self) -> dict[str, int]:
-        return {
-            f[0]: int(f[2])
-            for f in _read_lines(self.settings.path("etc/group"))
-            if len(f) >= 3 and f[2].isdigit()
-        }
+        return parse_group(self.settings.path("etc/group"))
 
     def get(self, name: str) -> PasswdEntry | None:
         return self.passwd().get(name)
@@ -122,23 +132,47 @@ class SystemAccounts:
         replace_file(self.settings.uid_counter, f"{value}\n".encode("ascii"), mode=0o644)
 
     # --- commands --------------------------------------------------------------------
+    def _shadow_utils(self, tool: str, options: Sequence[str], name: str) -> None:
+        """The one argv shape of every shadow-utils call: tool, ROOT's `--prefix`, the
+        options, then `--` so that a name can never be read as an option."""
+        self.runner.run([tool, *self.prefix, *options, "--", name])
+
     def groupadd(self, name: str, gid: int) -> None:
-        self.runner.run(["groupadd", *self.prefix, "-g", str(gid), "--", name])
+        self._shadow_utils("groupadd", ["-g", str(gid)], name)
+
+    def groupmod(self, name: str, gid: int) -> None:
+        self._shadow_utils("groupmod", ["-g", str(gid)], name)
 
     def groupdel(self, name: str) -> None:
-        self.runner.run(["groupdel", *self.prefix, "--", name])
+        self._shadow_utils("groupdel", [], name)
 
-    def useradd(self, name: str, uid: int, gid: int, shell: str) -> None:
-        skel = self.settings.skel_dir
-        self.runner.run(
-            [
-                "useradd", *self.prefix,
-                "-u", str(uid), "-g", str(gid),
-                "-d", self.settings.system_home(name),
-                "-M", "-s", shell, "-c", "JoPanel account", "--", name,
-            ]
-        )  # fmt: skip
-        self.make_home(name, uid, gid, skel)
+    def useradd(
+        self,
+        name: str,
+        uid: int,
+        gid: int | None,
+        shell: str,
+        *,
+        home: str | None = None,
+        comment: str = COMMENT,
+        create_home: bool = True,
+    ) -> None:
+        """The one `useradd`. `gid` None is `-U`: a new group of the user's name (gid =
+        uid when free). `home` is /home/<name> unless given; useradd never makes it (-M):
+        with `create_home` it is copied from the skeleton, owned by the account, 0750.
+        The password is not set here: `set_hash` installs it through chpasswd's stdin."""
+        group = ["-U"] if gid is None else ["-g", str(gid)]
+        options = [
+            "-u", str(uid), *group,
+            "-d", home if home is not None else self.settings.system_home(name),
+            "-M", "-s", shell, "-c", comment,
+        ]  # fmt: skip
+        self._shadow_utils("useradd", options, name)
+        if create_home:
+            if gid is None:
+                entry = self.get(name)
+                gid = entry.gid if entry is not None else uid
+            self.make_home(name, uid, gid, self.settings.skel_dir)
 
     def make_home(self, name: str, uid: int, gid: int, skel: Path) -> None:
         """Create the home from the skeleton, owned by the account, mode 0750."""
@@ -165,10 +199,31 @@ class SystemAccounts:
             shutil.rmtree(home)
 
     def userdel(self, name: str) -> None:
-        self.runner.run(["userdel", *self.prefix, "--", name])
+        self._shadow_utils("userdel", [], name)
+
+    def usermod(
+        self,
+        name: str,
+        *,
+        uid: int | None = None,
+        shell: str | None = None,
+        lock: bool | None = None,
+    ) -> None:
+        """The one `usermod`: only the options given (None leaves that field alone), and
+        nothing at all when none is. Never `-p` (hashes go through `set_hash`), never
+        `-g` (with --prefix it resolves groups on the host, not ROOT: see `set_ids`)."""
+        options: list[str] = []
+        if uid is not None:
+            options += ["-u", str(uid)]
+        if shell is not None:
+            options += ["-s", shell]
+        if lock is not None:
+            options.append("-L" if lock else "-U")
+        if options:
+            self._shadow_utils("usermod", options, name)
 
     def set_shell(self, name: str, shell: str) -> None:
-        self.runner.run(["usermod", *self.prefix, "-s", shell, "--", name])
+        self.usermod(name, shell=shell)
 
     def set_ids(self, name: str, uid: int, gid: int) -> None:
         """Give the account `uid`, and its own group `gid` (groupmod moves passwd along).
@@ -177,9 +232,9 @@ class SystemAccounts:
         """
         entry = self.get(name)
         if entry is None or entry.uid != uid:
-            self.runner.run(["usermod", *self.prefix, "-u", str(uid), "--", name])
+            self.usermod(name, uid=uid)
         if entry is None or entry.gid != gid:
-            self.runner.run(["groupmod", *self.prefix, "-g", str(gid), "--", name])
+            self.groupmod(name, gid)
 
     def set_hash(self, name: str, hashed: str) -> None:
         """Install a crypt(3) hash, given to `chpasswd -e` on stdin, never on an argv.
@@ -197,10 +252,10 @@ class SystemAccounts:
         self.runner.run(["chpasswd", *root, "-e"], input=f"{name}:{hashed}\n")
 
     def lock(self, name: str) -> None:
-        self.runner.run(["usermod", *self.prefix, "-L", "--", name])
+        self.usermod(name, lock=True)
 
     def unlock(self, name: str) -> None:
-        self.runner.run(["usermod", *self.prefix, "-U", "--", name])
+        self.usermod(name, lock=False)
 
     def is_locked(self, name: str) -> bool:
         hashed = self.shadow_hash(name)

@@ -189,12 +189,7 @@ def _useradd(ctx: AgentContext, config: UserConfig, hashed: str | None) -> None:
     the password hash (locked when suspended) through chpasswd's stdin, never argv."""
     a = config.account
     locked = a.status == "suspended"
-    argv = [
-        "useradd", *ctx.accounts.prefix,
-        "-u", str(a.uid), "-U", "-d", ctx.settings.system_home(a.username),
-        "-M", "-s", desired_shell(config), "-c", "JoPanel account",
-    ]  # fmt: skip
-    ctx.accounts.runner.run([*argv, "--", a.username])
+    ctx.accounts.useradd(a.username, a.uid, None, desired_shell(config), create_home=False)
     if hashed:
         ctx.accounts.set_hash(a.username, ("!" if locked else "") + hashed)
     ctx.accounts.make_home(a.username, a.uid, a.gid, ctx.settings.skel_dir)

@@ -369,10 +369,9 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             def restore_user() -> None:
                 if name not in ctx.accounts.groups():
                     ctx.accounts.groupadd(name, entry.gid)
-                ctx.accounts.runner.run(
-                    ["useradd", *ctx.accounts.prefix, "-u", str(entry.uid), "-g", str(entry.gid),
-                     "-d", entry.home, "-M", "-s", entry.shell, "-c", "JoPanel account", name]
-                )  # fmt: skip
+                ctx.accounts.useradd(
+                    name, entry.uid, entry.gid, entry.shell, home=entry.home, create_home=False
+                )
                 if old_hash:
                     ctx.accounts.set_hash(name, old_hash)
 
