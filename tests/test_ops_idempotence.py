@@ -32,7 +32,7 @@ def test_dry_run_then_apply_then_reapply(
 
     planned = op(op_name, dry_run=True, **payload)
     assert planned.dry_run is True
-    assert planned.changed is True
+    assert planned.changed is False  # a dry run changes nothing; its plan says what would
     assert planned.plan
     assert snapshot(root) == before
     assert (root / "etc/jopanel/packages/default.json").read_text() == package_before
@@ -44,7 +44,7 @@ def test_dry_run_then_apply_then_reapply(
 def test_create_dry_run_writes_nothing(op: Op, root: Path) -> None:
     before = snapshot(root)
     result = new_user_dry(op)
-    assert result.changed is True
+    assert result.changed is False  # the issue: a dry run reports no change, only its plan
     assert any("useradd" in step for step in result.plan)
     assert snapshot(root) == before
 

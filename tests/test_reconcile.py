@@ -81,7 +81,7 @@ def test_drift_is_listed_then_repaired_then_gone(
     drifted = snapshot(root)
 
     planned = op("reconcile", dry_run=True, username="joko")
-    assert planned.changed is True
+    assert planned.changed is False and planned.plan  # dry run: the plan, nothing changed
     assert expected in planned.plan[0]
     assert snapshot(root) == drifted  # dry-run changed nothing
 

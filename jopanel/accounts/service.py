@@ -310,12 +310,14 @@ class AccountService:
             self.revoke(username, drop_role=True)
             self.after_change(before, remove=username)
             return result
-        view = result.data if _is_view(result.data) else None
-        if view is None and before != self.freshness.stamp():  # a new revision was written
-            view = self.get(username, principal.actor)
-        if view is not None:
-            self.after_change(before, upsert=summary_of(view))
-        if op in REVOKES or (view is not None and view["account"]["status"] != "active"):
+        summary = result.account
+        if summary is None and _is_view(result.data):
+            summary = AccountSummary.of_view(result.data)
+        if summary is None and before != self.freshness.stamp():  # written, not summarised
+            summary = AccountSummary.of_view(self.get(username, principal.actor))
+        if summary is not None:
+            self.after_change(before, upsert=summary.row())
+        if op in REVOKES or (summary is not None and summary.status != "active"):
             self.revoke(username)
         return result
 

@@ -13,7 +13,7 @@ from ..errors import Conflict
 from ..schemas import NOLOGIN_SHELL, UserConfig
 from ..system.accounts import HOME_MODE
 from .context import AgentContext
-from .services import plan_changes
+from .services import Hosting
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,9 @@ def desired_shell(config: UserConfig) -> str:
     return NOLOGIN_SHELL if config.account.status == "suspended" else config.account.shell
 
 
-def plan_drift(ctx: AgentContext, config: UserConfig) -> list[Drift]:
+def plan_drift(
+    ctx: AgentContext, config: UserConfig, hosting: Hosting | None = None
+) -> list[Drift]:
     accounts = ctx.accounts
     account = config.account
     name = account.username
@@ -93,7 +95,9 @@ def plan_drift(ctx: AgentContext, config: UserConfig) -> list[Drift]:
             )
         )
     # Web, PHP and SSH state last: the fixes above create the user and home they need.
-    drift += [Drift(c.kind, c.detail, c.fix) for c in plan_changes(ctx, config)]
+    drift += [
+        Drift(c.kind, c.detail, c.fix) for c in (hosting or Hosting(ctx)).plan_changes(config)
+    ]
     return drift
 
 
@@ -103,14 +107,20 @@ def converge(
     *,
     dry_run: bool,
     only: frozenset[str] | None = None,
+    planned: list[Drift] | None = None,
+    hosting: Hosting | None = None,
 ) -> list[str]:
     """Apply every fix (recomputing after a user is recreated); returns what differed.
 
-    `only` limits the repair to those drift kinds (an import installs services in batches).
+    `only` limits the repair to those drift kinds (an import installs services in batches);
+    `planned` is the drift the caller already computed for its plan (not computed again).
     """
     applied: list[str] = []
     for _ in range(3):
-        drift = [d for d in plan_drift(ctx, config) if only is None or d.kind in only]
+        if planned is None:
+            planned = plan_drift(ctx, config, hosting)
+        drift = [d for d in planned if only is None or d.kind in only]
+        planned = None
         if not drift:
             break
         if dry_run:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import JoPanelError, NotFound, ValidationFailed
 from ..schemas.bundle import parse_model
+from ..schemas.summary import AccountSummary
 from . import journal
 from .context import AgentContext, Call
 
@@ -32,10 +33,14 @@ class Payload(BaseModel):
 
 
 class OpResult(BaseModel):
+    """What every op answers: whether it changed something, its plan, its data, and for
+    ops that change an account, that account's summary afterwards (the index row)."""
+
     changed: bool
     dry_run: bool = False
     plan: list[str] = Field(default_factory=list)
     data: Any = None
+    account: AccountSummary | None = None
 
 
 Handler = Callable[[Call, Any], OpResult]
@@ -123,6 +128,8 @@ def execute(
         target = getattr(model, spec.target_field, None) if spec.target_field else None
         result = spec.handler(Call(ctx, actor=actor, dry_run=dry_run), model)
         result.dry_run = dry_run
+        if dry_run:  # nothing changed; `plan` says what would
+            result.changed = False
     except JoPanelError as exc:
         outcome = exc.code
         _journal(ctx, spec, actor, target, dry_run, outcome, str(exc), request_id)

@@ -517,10 +517,6 @@ def _listdir(path: Path) -> list[str]:
 # --- entry points for the account lifecycle (users.py, converge.py) ---------------------
 
 
-def plan_changes(ctx: AgentContext, config: UserConfig) -> list[Change]:
-    return Hosting(ctx).plan_changes(config)
-
-
 def install_account(
     ctx: AgentContext, config: UserConfig, hosting: Hosting | None = None
 ) -> list[str]:

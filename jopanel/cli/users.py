@@ -37,7 +37,10 @@ def _result(
         return
     for step in result.plan:
         emit(state, None, message=f"  {'would ' if dry_run else ''}{step}")
-    emit(state, None, message=message if result.changed else f"{message} (no change)")
+    if dry_run:
+        emit(state, None, message="dry run: nothing was changed")
+    else:
+        emit(state, None, message=message if result.changed else f"{message} (no change)")
 
 
 @app.command("create")

@@ -148,10 +148,9 @@ class Migration:
                 result = self.agent.execute(
                     "package_update", payload, actor=ACTOR, dry_run=self.dry_run
                 )
+                changes = bool(result.plan) if self.dry_run else result.changed
                 outcome.action = (
-                    ("would update" if self.dry_run else "updated")
-                    if result.changed
-                    else "unchanged"
+                    ("would update" if self.dry_run else "updated") if changes else "unchanged"
                 )
             else:
                 self.agent.execute("package_create", payload, actor=ACTOR, dry_run=self.dry_run)

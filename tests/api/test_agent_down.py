@@ -32,6 +32,7 @@ def test_agent_down_is_503_and_up_again_is_fine(root: Path, settings: Settings) 
                 ("DELETE", "/api/admin/users/joko"),
                 ("GET", "/api/admin/packages"),
                 ("POST", "/api/admin/reindex"),
+                ("GET", "/api/admin/services/status"),  # asked of the agent (service_status)
             ]:
                 response = api.request(method, path, as_="admin")
                 assert response.status_code == 503, (method, path, response.text)
@@ -44,8 +45,6 @@ def test_agent_down_is_503_and_up_again_is_fine(root: Path, settings: Settings) 
             listed = api.request("GET", "/api/admin/users", as_="admin")
             assert [i["username"] for i in listed.json()["items"]] == ["joko"]
             assert api.request("GET", "/api/health").json()["agent"] == "down"
-            services = api.request("GET", "/api/admin/services/status", as_="admin").json()["items"]
-            assert services[0]["name"] == "agent" and services[0]["status"] == "stopped"
     with running_agent(root, settings):
         with serving(make_app(settings)) as url:
             again = Api(url=url, app=app, settings=settings)

@@ -127,7 +127,7 @@ def test_dry_run_changes_nothing_then_apply_then_reapply_is_refused(op: Op, root
     new_user(op, "joko")
     before = generated(root)
     planned = op("domain_add", dry_run=True, username="joko", domain="shop.example.org")
-    assert planned.changed is True
+    assert planned.changed is False and planned.plan  # dry run: the plan, nothing changed
     assert any("nginx vhost jopanel-joko.conf is outdated" in step for step in planned.plan)
     assert generated(root) == before
     assert not (root / "home/joko/domains").exists()

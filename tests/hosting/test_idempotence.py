@@ -47,7 +47,7 @@ def test_dry_run_apply_reapply(
         op("ssh_key_add", username="joko", key=KEY)
     before = state(root)
     planned = op(name, dry_run=True, username="joko", **payload)
-    assert (planned.dry_run, planned.changed) == (True, True)
+    assert (planned.dry_run, planned.changed, bool(planned.plan)) == (True, False, True)
     assert planned.plan
     assert state(root) == before
     assert op(name, username="joko", **payload).changed is True

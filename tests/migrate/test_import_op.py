@@ -41,7 +41,7 @@ def payload(name: str = "sari", **extra: Any) -> dict[str, Any]:
 def test_dry_run_apply_reapply(op: Op, root: Path, settings: Settings) -> None:
     before = tree(root)
     planned = op("import_user", dry_run=True, **payload())
-    assert planned.changed and planned.data["action"] == "created"
+    assert not planned.changed and planned.plan and planned.data["action"] == "created"
     assert tree(root) == before
     applied = op("import_user", **payload())
     assert (applied.changed, applied.data["action"]) == (True, "created")

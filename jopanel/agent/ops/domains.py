@@ -21,7 +21,7 @@ from ...schemas.bundle import parse_model
 from ..context import AgentContext, Call
 from ..domain_rules import check_hostname_available
 from ..registry import OpResult, Payload, op
-from .users import _change
+from ..transaction import change_account
 
 DomainKind = Literal["addon", "subdomain", "alias"]
 
@@ -182,7 +182,7 @@ def domain_add(call: Call, p: DomainAdd) -> OpResult:
         added.append(fqdn)
         return new
 
-    result = _change(call, p.username, "domain_add", mutate)
+    result = change_account(call, p.username, "domain_add", mutate)
     if not call.dry_run:
         config = call.ctx.store.read(p.username)
         row = next(r for r in describe(config, config.account.home_dir) if r["domain"] == added[0])
@@ -192,7 +192,7 @@ def domain_add(call: Call, p: DomainAdd) -> OpResult:
 
 @op("domain_remove", DomainRemove)
 def domain_remove(call: Call, p: DomainRemove) -> OpResult:
-    result = _change(call, p.username, "domain_remove", lambda c: remove_domain(c, p.domain))
+    result = change_account(call, p.username, "domain_remove", lambda c: remove_domain(c, p.domain))
     if not call.dry_run:
         # The document root's files are the account's: they stay in its home.
         result.data = {"domain": p.domain, "revision": call.ctx.store.read(p.username).revision}

@@ -11,7 +11,8 @@ from ...schemas import UserConfig
 from ..context import Call
 from ..domain_rules import check_hostname_available
 from ..registry import OpResult, Payload, op
-from .users import Username, _change
+from ..transaction import change_account
+from .users import Username
 
 
 class HistoryRef(Payload):
@@ -44,7 +45,7 @@ def user_diff(call: Call, p: DiffRef) -> OpResult:
 def user_rollback(call: Call, p: RollbackRef) -> OpResult:
     """Write revision `seq`'s documents as a new revision, through the usual change flow.
 
-    `_change` claims the domains the old revision has and the current one lacks (a
+    `change_account` claims the domains the old revision has and the current one lacks (a
     Conflict if another account holds one: one hostname, one vhost), writes, converges
     with undo and releases the domains the old revision lacks. The history stays linear:
     the rollback is a new revision (action `rollback:<seq>`, the caller as actor).
@@ -64,4 +65,4 @@ def user_rollback(call: Call, p: RollbackRef) -> OpResult:
         meta = restored.meta.model_copy(update={"origin": current.meta.origin})
         return restored.with_(meta=meta)
 
-    return _change(call, p.username, f"rollback:{p.seq}", mutate, p.expected_revision)
+    return change_account(call, p.username, f"rollback:{p.seq}", mutate, p.expected_revision)

@@ -21,7 +21,7 @@ from ...system.phpfpm import installed_versions
 from ...system.sshd import key_fingerprint
 from ..context import Call
 from ..registry import OpResult, Payload, op
-from .users import _change
+from ..transaction import change_account
 
 MAX_KEYS = 100
 
@@ -98,7 +98,7 @@ def ssh_key_add(call: Call, p: SshKeyAdd) -> OpResult:
             raise Conflict(f"at most {MAX_KEYS} keys per account", field="key")
         return config.with_(ssh=config.ssh.model_copy(update={"authorized_keys": [*keys, p.key]}))
 
-    result = _change(call, p.username, "ssh_key_add", mutate)
+    result = change_account(call, p.username, "ssh_key_add", mutate)
     result.data = key_row(p.key)
     return result
 
@@ -112,7 +112,7 @@ def ssh_key_remove(call: Call, p: SshKeyRemove) -> OpResult:
             raise NotFound(f"no key {p.fingerprint}", field="fingerprint")
         return config.with_(ssh=config.ssh.model_copy(update={"authorized_keys": kept}))
 
-    result = _change(call, p.username, "ssh_key_remove", mutate)
+    result = change_account(call, p.username, "ssh_key_remove", mutate)
     result.data = {"fingerprint": p.fingerprint}
     return result
 
@@ -126,7 +126,7 @@ def ssh_mode_set(call: Call, p: SshModeSet) -> OpResult:
         update = {"mode": p.mode, "enabled": p.mode != "disabled", **flags}
         return config.with_(ssh=config.ssh.model_copy(update=update))
 
-    result = _change(call, p.username, "ssh_mode_set", mutate)
+    result = change_account(call, p.username, "ssh_mode_set", mutate)
     result.data = {"mode": p.mode, **flags}
     return result
 
@@ -144,6 +144,6 @@ def php_version_set(call: Call, p: PhpVersionSet) -> OpResult:
         php = config.services.php.model_copy(update={"version": p.version})
         return config.with_(services=config.services.model_copy(update={"php": php}))
 
-    result = _change(call, p.username, "php_version_set", mutate)
+    result = change_account(call, p.username, "php_version_set", mutate)
     result.data = {"version": p.version, "installed": available}
     return result

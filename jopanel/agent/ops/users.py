@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, SecretStr
 
-from ...errors import Conflict, NotFound, StaleRevision, ValidationFailed
+from ...errors import Conflict, NotFound, ValidationFailed
 from ...schemas import LIMIT_FIELDS, Limits, UserConfig, base
 from ...schemas.account import LimitsPatch, Shell, Status
 from ...schemas.base import Domain, Email, PackageName, PanelName
@@ -22,7 +22,8 @@ from ..converge import converge
 from ..domain_rules import check_hostname_available
 from ..flow import Flow
 from ..registry import OpResult, Payload, op
-from ..services import install_account, prune_orphans, remove_account
+from ..services import Hosting, background, install_account, prune_orphans, remove_account
+from ..transaction import account_view, change_account
 from .build import new_config
 
 Username = base.Username
@@ -80,10 +81,6 @@ class ListUsers(Payload):
     search: str | None = Field(None, max_length=100)
 
 
-def _view(config: UserConfig) -> dict[str, Any]:
-    return {**config.documents(), "revision": config.revision}
-
-
 def _summary(config: UserConfig) -> dict[str, Any]:
     return AccountSummary.of(config.account, config.revision).row()
 
@@ -114,6 +111,9 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
     package = ctx.packages.get(p.package)
     if p.password is not None and p.password_hash is not None:
         raise ValidationFailed("give either password or password_hash", field="password")
+    # yescrypt is 15 ms of CPU: hashed in another thread while the account is made.
+    secret = p.password.get_secret_value() if p.password else None
+    hashing = background(hash_system_password, secret) if secret else None
     with ctx.store.lock(name), Flow(call, "create_user") as flow:
         _check_name_free(ctx, name)
         check_hostname_available(ctx, name, p.primary_domain, "primary_domain")
@@ -124,6 +124,9 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
                 contact_email=p.contact_email, package=package.name, limits=package.limits(),
                 owner=p.owner, shell=p.shell, status=p.status, created_at=p.created_at,
             )  # fmt: skip
+            hosting = Hosting(ctx)
+            if not call.dry_run:  # nginx -t and sshd -t run while the user is made
+                hosting.start_checks(config, with_pool=False)
             flow.step(
                 "claim_domains",
                 lambda: ctx.claims.claim(name, [p.primary_domain]),
@@ -161,8 +164,9 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
                 idempotent_undo=True,
                 describe=f"useradd -u {uid} {name} (home 0750)",
             )
-        secret = p.password.get_secret_value() if p.password else None
-        hashed = p.password_hash or (hash_system_password(secret) if secret else None)
+        if not call.dry_run:  # php-fpm -t needs the pool's user: it runs from here on
+            hosting.start_checks(config, with_pool=True)
+        hashed = p.password_hash or (hashing.result() if hashing else None)
         if hashed:
             flow.step(
                 "set_password",
@@ -171,7 +175,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
             )
         flow.step(
             "services",
-            lambda: install_account(ctx, written[0] if written else config),
+            lambda: install_account(ctx, written[0] if written else config, hosting),
             undo=lambda: remove_account(ctx, name),
             describe="document roots, nginx vhost, PHP-FPM pool, sshd Match block (checked)",
         )
@@ -180,13 +184,20 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
             lambda: converge(ctx, written[0] if written else config, dry_run=False),
             describe="apply status, shell and home",
         )
-        data = {"steps": flow.steps} if call.dry_run else _view(written[0])
-    return OpResult(changed=True, plan=flow.plan, data=data)
+    if call.dry_run:
+        return OpResult(changed=False, plan=flow.plan, data={"steps": flow.steps})
+    created = written[0]
+    return OpResult(
+        changed=True,
+        plan=flow.plan,
+        data=account_view(created),
+        account=AccountSummary.of(created.account, created.revision),
+    )
 
 
 @op("get_config", UserRef, reads_only=True)
 def get_config(call: Call, p: UserRef) -> OpResult:
-    return OpResult(changed=False, data=_view(call.ctx.store.read(p.username)))
+    return OpResult(changed=False, data=account_view(call.ctx.store.read(p.username)))
 
 
 @op("list_users", ListUsers, target=None, reads_only=True)
@@ -236,63 +247,9 @@ def _apply_patch(ctx: AgentContext, config: UserConfig, p: UpdateUser) -> UserCo
     return config.with_(account=account, limits=limits, domains=domains, meta=meta)
 
 
-def _change(
-    call: Call, name: str, flow_name: str, mutate: Any, expected: str | None = None
-) -> OpResult:
-    """Lock, write the new config, apply it; on failure put the old config and system back."""
-    ctx = call.ctx
-    with ctx.store.lock(name), Flow(call, flow_name) as flow:
-        old_seq, _docs = ctx.store.read_documents(name)
-        old = ctx.store.read(name)
-        new = mutate(old)
-        if expected is not None and expected != old.revision:
-            raise StaleRevision(
-                f"revision {expected} is stale; current is {old.revision}", field="revision"
-            )
-        added = [d for d in new.domains.all_names() if d not in old.domains.all_names()]
-        removed = [d for d in old.domains.all_names() if d not in new.domains.all_names()]
-        same = new.content_revision() == old.content_revision() and new.meta.notes == old.meta.notes
-        if added:
-            flow.step(
-                "claim_domains",
-                lambda: ctx.claims.claim(name, added),
-                undo=lambda: ctx.claims.release(name, added),
-                describe=f"claim {', '.join(added)}",
-            )
-        result: list[UserConfig] = []
-        if not same:
-            flow.step(
-                "write_config",
-                lambda: result.append(
-                    ctx.store.write(
-                        new, expected_revision=old.revision, actor=call.actor, action=flow_name
-                    ).config
-                ),
-                undo=lambda: ctx.store.revert_to(name, old_seq),
-                describe=f"write new revision of {name}",
-            )
-        drift = converge(ctx, new, dry_run=True)
-        flow.step(
-            "apply",
-            lambda: converge(ctx, new, dry_run=False),
-            undo=lambda: converge(ctx, old, dry_run=False),
-            idempotent_undo=True,
-            describe="; ".join(drift) or "apply (nothing to do)",
-        )
-        if removed:
-            flow.step(
-                "release_domains",
-                lambda: ctx.claims.release(name, removed),
-                describe=f"release {', '.join(removed)}",
-            )
-        current = result[0] if result else old
-    data = {"steps": flow.steps} if call.dry_run else _view(current)
-    return OpResult(changed=not same or bool(drift), plan=flow.plan, data=data)
-
-
 @op("update_user_config", UpdateUser)
 def update_user_config(call: Call, p: UpdateUser) -> OpResult:
-    return _change(
+    return change_account(
         call, p.username, "update_user", lambda c: _apply_patch(call.ctx, c, p), p.expected_revision
     )
 
@@ -301,7 +258,7 @@ def _set_status(call: Call, name: str, status: str, flow_name: str) -> OpResult:
     def mutate(config: UserConfig) -> UserConfig:
         return config.with_(account=config.account.model_copy(update={"status": status}))
 
-    return _change(call, name, flow_name, mutate)
+    return change_account(call, name, flow_name, mutate)
 
 
 @op("suspend_user", UserRef)
@@ -404,8 +361,9 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             lambda: leftovers.remove_owned_files(ctx.settings, uid, name),
             describe=f"remove files of uid {uid} in tmp, var/tmp, dev/shm and its mail spool",
         )
-    data = {"steps": flow.steps} if call.dry_run else {"archive": str(archived[0])}
-    return OpResult(changed=True, plan=flow.plan, data=data)
+    if call.dry_run:
+        return OpResult(changed=False, plan=flow.plan, data={"steps": flow.steps})
+    return OpResult(changed=True, plan=flow.plan, data={"archive": str(archived[0])})
 
 
 @op("user_stats", UserRef, reads_only=True)
