@@ -31,10 +31,10 @@ from rich.console import Console
 from rich.table import Table
 
 from jopanel.agent.ops.build import new_config
+from jopanel.atomic import fsync_dir
 from jopanel.schemas import KINDS, Limits, UserConfig
 from jopanel.settings import load_settings
 from jopanel.store import ConfigStore
-from jopanel.store.atomic import fsync_dir
 from jopanel.system.sandbox import init_root
 
 FIRST_UID = 20000

@@ -27,8 +27,8 @@ from jopanel.auth.sessions import (
 )
 from jopanel.db import audit
 from jopanel.db.index import STALE_KEY, UserRepositoryDB, index_change, mark_stale, reindex
-from jopanel.db.migrate import check
 from jopanel.db.models import AccountIndex, AuthSession, PanelUser, RefreshToken
+from jopanel.db.schema import check
 from jopanel.db.session import init_db, make_engine, make_sessionmaker, session_scope
 from jopanel.errors import Throttled
 from jopanel.settings import Settings

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from jopanel.atomic import PARENT_MODE, ensure_dir
 from jopanel.settings import Settings, load_settings
-from jopanel.store.atomic import PARENT_MODE, ensure_dir
 from jopanel.system.sandbox import init_root
 from tests.conftest import Op, new_user
 

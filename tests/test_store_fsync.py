@@ -40,7 +40,7 @@ CHILD = """
 import os, sys
 from jopanel.settings import load_settings
 from jopanel.store import ConfigStore
-import jopanel.store.atomic as atomic, jopanel.store.revisions as revisions
+import jopanel.atomic as atomic, jopanel.store.revisions as revisions
 from tests.store_writer import create
 
 plant = sys.argv[2]

@@ -6,21 +6,12 @@ account (apply after write) and by reconcile, so both always agree on what "in l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from ..errors import Conflict
 from ..schemas import NOLOGIN_SHELL, UserConfig
 from ..system.accounts import HOME_MODE
 from .context import AgentContext
-from .services import Hosting
-
-
-@dataclass(frozen=True)
-class Drift:
-    kind: str
-    detail: str
-    fix: Callable[[], object]
+from .drift import Drift
+from .hosting import Hosting
 
 
 def desired_shell(config: UserConfig) -> str:
@@ -95,9 +86,7 @@ def plan_drift(
             )
         )
     # Web, PHP and SSH state last: the fixes above create the user and home they need.
-    drift += [
-        Drift(c.kind, c.detail, c.fix) for c in (hosting or Hosting(ctx)).plan_changes(config)
-    ]
+    drift += (hosting or Hosting(ctx)).plan_changes(config)
     return drift
 
 

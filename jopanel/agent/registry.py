@@ -54,20 +54,30 @@ class OpSpec:
     target_field: str | None
     # Ops that change something are journaled (jopanel.agent.journal); readers are not.
     journal: bool = True
+    # The model every answer's `data` satisfies (checked before it leaves the agent).
+    returns: type[BaseModel] | None = None
 
 
 REGISTRY: dict[str, OpSpec] = {}
 
 
 def op(
-    name: str, payload: type[P], target: str | None = "username", *, reads_only: bool = False
+    name: str,
+    payload: type[P],
+    target: str | None = "username",
+    *,
+    reads_only: bool = False,
+    returns: type[BaseModel] | None = None,
 ) -> Callable[[Callable[[Call, P], OpResult]], Callable[[Call, P], OpResult]]:
-    """Register `handler` as the op `name` taking `payload` (`reads_only`: not journaled)."""
+    """Register `handler` as the op `name` taking `payload` and answering `returns`
+    (`reads_only`: not journaled)."""
 
     def register(handler: Callable[[Call, P], OpResult]) -> Callable[[Call, P], OpResult]:
         if name in REGISTRY:
             raise RuntimeError(f"op {name} registered twice")
-        REGISTRY[name] = OpSpec(name, payload, handler, target, journal=not reads_only)
+        REGISTRY[name] = OpSpec(
+            name, payload, handler, target, journal=not reads_only, returns=returns
+        )
         return handler
 
     return register
@@ -130,6 +140,8 @@ def execute(
         result.dry_run = dry_run
         if dry_run:  # nothing changed; `plan` says what would
             result.changed = False
+        elif spec.returns is not None:
+            spec.returns.model_validate(result.data)  # the op keeps its declared contract
     except JoPanelError as exc:
         outcome = exc.code
         _journal(ctx, spec, actor, target, dry_run, outcome, str(exc), request_id)

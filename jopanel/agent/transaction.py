@@ -20,8 +20,8 @@ from ..schemas.summary import AccountSummary
 from .context import Call
 from .converge import converge, plan_drift
 from .flow import Flow
+from .hosting import Hosting
 from .registry import OpResult
-from .services import Hosting
 
 Mutate = Callable[[UserConfig], UserConfig]
 

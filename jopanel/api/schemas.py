@@ -7,35 +7,25 @@ so a 422 names the field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import validate
-from ..errors import ValidationFailed
-from ..schemas import Account, Domains, Limits, Meta, Services, Ssh
-from ..schemas.account import LimitsPatch, Shell
+from ..schemas.account import LimitsPatch
+from ..schemas.base import checked
+from ..schemas.changes import AccountChange
+from ..schemas.summary import AccountView
 
 REVISION_EXAMPLE = "sha256:" + "3f" * 32
 
 
-def _checked(fn: Callable[[str, str], str], field: str) -> AfterValidator:
-    def check(value: str) -> str:
-        try:
-            return fn(value, field)
-        except ValidationFailed as exc:
-            raise ValueError(exc.message) from None
-
-    return AfterValidator(check)
-
-
-AccountName = Annotated[str, Field(max_length=32), _checked(validate.username, "username")]
-PanelName = Annotated[str, Field(max_length=32), _checked(validate.panel_name, "username")]
-PackageName = Annotated[str, Field(max_length=32), _checked(validate.package_name, "package")]
-DomainName = Annotated[str, Field(max_length=253), _checked(validate.domain, "domain")]
-EmailAddress = Annotated[str, Field(max_length=254), _checked(validate.email, "contact_email")]
+AccountName = Annotated[str, Field(max_length=32), checked(validate.username, "username")]
+PanelName = Annotated[str, Field(max_length=32), checked(validate.panel_name, "username")]
+PackageName = Annotated[str, Field(max_length=32), checked(validate.package_name, "package")]
+DomainName = Annotated[str, Field(max_length=253), checked(validate.domain, "domain")]
+EmailAddress = Annotated[str, Field(max_length=254), checked(validate.email, "contact_email")]
 Password = Annotated[str, Field(min_length=8, max_length=256, pattern=r"^[^\x00\n\r]+$")]
 LimitValue = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Status = Literal["active", "suspended"]
@@ -246,42 +236,18 @@ _DETAIL_EXAMPLE: dict[str, Any] = {
 }
 
 
-class AccountDetail(BaseModel):
+class AccountDetail(AccountView):
     """An account's six files as read from disk now; `revision` is also the ETag."""
 
     model_config = _example(_DETAIL_EXAMPLE)
 
-    account: Account
-    limits: Limits
-    domains: Domains
-    services: Services
-    ssh: Ssh
-    meta: Meta
-    revision: str
 
-
-class AccountPatch(_In):
-    contact_email: EmailAddress | None = None
-    package: PackageName | None = None
-    shell: Shell | None = None
-    primary_domain: DomainName | None = None
-    owner: Annotated[PanelName | None, Field(description="admin only")] = None
-
-
-class MetaPatch(_In):
-    notes: Annotated[str | None, Field(max_length=4096)] = None
-
-
-class UserUpdate(_In):
+class UserUpdate(AccountChange):
     """A partial change: only the fields given are changed (send If-Match: the ETag)."""
 
     model_config = _in_example(
         {"account": {"contact_email": "new@example.com"}, "limits": {"max_databases": 5}}
     )
-
-    account: AccountPatch | None = None
-    limits: LimitsPatch | None = None
-    meta: MetaPatch | None = None
 
 
 class PasswordIn(_In):

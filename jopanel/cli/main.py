@@ -10,7 +10,7 @@ import click
 import typer
 
 from ..errors import JoPanelError
-from . import domains, packages, serve, system, users
+from . import admin, domains, packages, serve, ssh_keys, system, users
 from .migrate import migrate_v1
 from .output import CliState
 
@@ -23,16 +23,16 @@ app = typer.Typer(
 app.add_typer(users.app, name="user")
 app.add_typer(packages.app, name="package")
 app.add_typer(domains.app, name="domain")
-app.add_typer(domains.ssh_app, name="ssh-key")
-app.command("rebuild")(domains.rebuild)
+app.add_typer(ssh_keys.app, name="ssh-key")
+app.command("rebuild")(system.rebuild)
 app.command("init")(system.init)
 app.command("reconcile")(system.reconcile)
 app.command("doctor")(system.doctor)
 app.command("agent")(system.agent)
 app.command("serve")(serve.serve)
-app.command("reindex")(serve.reindex)
+app.command("reindex")(system.reindex)
 app.command("demo")(serve.demo)
-app.add_typer(serve.admin_app, name="admin")
+app.add_typer(admin.app, name="admin")
 app.command("migrate-v1")(migrate_v1)
 
 

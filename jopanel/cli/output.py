@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,12 @@ from ..agent.registry import OpResult
 from ..auth.sessions import Principal
 from ..db.session import init_db, make_sessionmaker
 from ..settings import Settings, load_settings
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The CLI state the `jopanel` callback put on the click context."""
+    state: CliState = ctx.obj
+    return state
 
 
 class ActingAgent:

@@ -1,4 +1,4 @@
-"""`jopanel serve`, `reindex`, `admin create`, `demo`: the API process and its database."""
+"""`jopanel serve` and `jopanel demo`: the API process (and, for the demo, its agent)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pwd
 import secrets
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +16,7 @@ import typer
 import uvicorn
 from sqlalchemy import select
 
-from ..accounts.service import AccountService, rebuild_index
+from ..accounts.service import AccountService
 from ..accounts.staff import StaffLogins
 from ..agent import server as agent_server
 from ..agent.client import Agent
@@ -27,30 +26,10 @@ from ..db.session import init_db, make_sessionmaker, session_scope
 from ..errors import Conflict, JoPanelError, ValidationFailed
 from ..settings import Settings
 from ..system.sandbox import init_root
-from .output import CliState, emit
-from .users import read_password_stdin
-
-admin_app = typer.Typer(help="Panel logins of admins and resellers.", no_args_is_help=True)
-
-PasswordStdin = Annotated[
-    bool, typer.Option("--password-stdin", help="read the password from stdin")
-]
-STAFF_COLUMNS = ["username", "role", "status", "password", "last_login_at", "last_login_ip"]
-
-
-def _password(password_stdin: bool) -> str:
-    if not password_stdin:
-        raise typer.BadParameter("give the password on standard input with --password-stdin")
-    return read_password_stdin()
-
+from .output import state_of
 
 DEMO_ROOT = "./var/demo"
 DEMO_ACCOUNT = "demo"
-
-
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -92,83 +71,11 @@ def serve(
     """Run the REST API (unprivileged; it reaches the system only through the agent)."""
     from ..api.app import create_app
 
-    settings = _state(ctx).settings
+    settings = state_of(ctx).settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(settings)
     drop_privileges(settings)
     _uvicorn(app, listen or settings.listen)
-
-
-def reindex(ctx: typer.Context) -> None:
-    """Rebuild the account index in the database from the files on disk."""
-    state = _state(ctx)
-    started = time.perf_counter()
-    count = rebuild_index(state.settings, state.agent, state.sessions, state.principal.actor)
-    elapsed = round((time.perf_counter() - started) * 1000, 1)
-    emit(
-        state,
-        {"indexed": count, "duration_ms": elapsed},
-        message=f"indexed {count} accounts in {elapsed} ms",
-    )
-
-
-@admin_app.command("create")
-def admin_create(
-    ctx: typer.Context,
-    name: str,
-    password_stdin: PasswordStdin = False,
-    reseller: Annotated[
-        bool, typer.Option("--reseller", help="a reseller instead of an admin")
-    ] = False,
-) -> None:
-    """Create a panel admin (or reseller) login."""
-    password = _password(password_stdin)
-    state = _state(ctx)
-    role = "reseller" if reseller else "admin"
-    state.staff.create(name, password, role)
-    emit(state, {"username": name, "role": role}, message=f"created {role} {name}")
-
-
-@admin_app.command("list")
-def admin_list(ctx: typer.Context) -> None:
-    """Admin and reseller logins."""
-    state = _state(ctx)
-    rows = [login.row() for login in state.staff.list()]
-    emit(state, rows, columns=STAFF_COLUMNS, title="Panel staff logins")
-
-
-@admin_app.command("passwd")
-def admin_passwd(ctx: typer.Context, name: str, password_stdin: PasswordStdin = False) -> None:
-    """Set a staff login's password (a lost admin password is recovered this way, as root);
-    its open sessions end."""
-    password = _password(password_stdin)
-    state = _state(ctx)
-    state.staff.set_password(name, password)
-    emit(state, {"username": name}, message=f"password of {name} set; its sessions ended")
-
-
-@admin_app.command("suspend")
-def admin_suspend(ctx: typer.Context, name: str) -> None:
-    """Refuse a staff login (and end its sessions) until it is unsuspended."""
-    state = _state(ctx)
-    state.staff.set_status(name, suspended=True)
-    emit(state, {"username": name, "status": "suspended"}, message=f"suspended {name}")
-
-
-@admin_app.command("unsuspend")
-def admin_unsuspend(ctx: typer.Context, name: str) -> None:
-    """Let a suspended staff login in again."""
-    state = _state(ctx)
-    state.staff.set_status(name, suspended=False)
-    emit(state, {"username": name, "status": "active"}, message=f"unsuspended {name}")
-
-
-@admin_app.command("delete")
-def admin_delete(ctx: typer.Context, name: str) -> None:
-    """Delete a staff login (its accounts keep it as their owner's name)."""
-    state = _state(ctx)
-    state.staff.delete(name)
-    emit(state, {"username": name}, message=f"deleted login {name}")
 
 
 def _seed_demo(settings: Settings, agent: Agent) -> list[str]:
@@ -215,7 +122,7 @@ def demo(
     from ..api.app import create_app
     from ..settings import load_settings
 
-    state = _state(ctx)
+    state = state_of(ctx)
     settings = load_settings(Path(state.root or DEMO_ROOT).absolute())
     if not settings.is_sandbox:
         raise ValidationFailed("demo needs a sandbox root, not /", field="root")

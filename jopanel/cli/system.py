@@ -1,15 +1,20 @@
-"""Whole-server verbs: init, reconcile, doctor, agent."""
+"""Whole-server verbs: init, reconcile, rebuild, reindex, doctor, agent."""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated
 
 import typer
 
+from ..accounts.service import rebuild_index
 from ..agent import server
+from ..errors import JoPanelError
+from ..system.runner import Runner
 from ..system.sandbox import init_root
-from .output import CliState, emit, working
+from .domains import DryRun
+from .output import CliState, emit, state_of, working
 
 
 def init(ctx: typer.Context) -> None:
@@ -72,7 +77,7 @@ def doctor(ctx: typer.Context) -> None:
     checks = []
     for binary in ("useradd", "usermod", "userdel", "groupadd", "nginx", "sshd"):
         try:
-            path = state.agent.ctx.runner.which(binary) if hasattr(state.agent, "ctx") else binary
+            path = Runner().which(binary)
             checks.append({"check": f"binary {binary}", "result": "ok", "detail": path})
         except Exception as exc:  # noqa: BLE001 - doctor reports, never stops
             checks.append({"check": f"binary {binary}", "result": "missing", "detail": str(exc)})
@@ -104,3 +109,40 @@ def agent(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose")
     )
     init_root(state.settings)
     server.serve(state.settings)  # blocks until SIGTERM
+
+
+def rebuild(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="one account, or all")] = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Regenerate vhosts, PHP-FPM pools, sshd Match blocks and key files (checked in batches)."""
+    state = state_of(ctx)
+    with working(state, "regenerating and checking configs…"):
+        result = state.agent.execute("rebuild", {"username": name}, dry_run=dry_run)
+    report = result.data
+    if state.as_json:
+        emit(state, result.model_dump(mode="json"))
+    else:
+        rows = [
+            {"change": c, "action": "would apply" if dry_run else "applied"} for c in result.plan
+        ]
+        checks = ", ".join(f"{k} x{v}" for k, v in sorted(report["checks"].items())) or "none"
+        emit(state, rows, columns=["change", "action"], title="Rebuild",
+             message=f"{report['accounts']} accounts; checks: {checks}")  # fmt: skip
+    if report["failed"]:
+        failed = "; ".join(f"{n}: {e}" for n, e in sorted(report["failed"].items()))
+        raise JoPanelError(f"rebuild failed for {len(report['failed'])} account(s): {failed}")
+
+
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild the account index in the database from the files on disk."""
+    state = state_of(ctx)
+    started = time.perf_counter()
+    count = rebuild_index(state.settings, state.agent, state.sessions, state.principal.actor)
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
+    emit(
+        state,
+        {"indexed": count, "duration_ms": elapsed},
+        message=f"indexed {count} accounts in {elapsed} ms",
+    )

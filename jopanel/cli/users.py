@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .output import CliState, emit, emit_mapping
+from .output import emit, emit_mapping, state_of
 
 app = typer.Typer(help="Hosting accounts.", no_args_is_help=True)
 
@@ -21,15 +21,10 @@ def read_password_stdin() -> str:
     return password
 
 
-def _state(ctx: typer.Context) -> CliState:
-    state: CliState = ctx.obj
-    return state
-
-
 def _result(
     ctx: typer.Context, op: str, payload: dict[str, Any], message: str, dry_run: bool = False
 ) -> None:
-    state = _state(ctx)
+    state = state_of(ctx)
     result = state.accounts.change(state.principal, op, payload, dry_run=dry_run)
     out = result.model_dump(mode="json")
     if state.as_json:
@@ -71,7 +66,7 @@ def list_(
     ctx: typer.Context, search: Annotated[str | None, typer.Option("--search")] = None
 ) -> None:
     """List accounts (read from their files)."""
-    state = _state(ctx)
+    state = state_of(ctx)
     items = state.agent.execute("list_users", {"search": search}).data
     emit(state, items, columns=SUMMARY, title="Accounts")
 
@@ -79,7 +74,7 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, name: str) -> None:
     """Show an account's six files."""
-    state = _state(ctx)
+    state = state_of(ctx)
     data = state.agent.execute("get_config", {"username": name}).data
     if state.as_json:
         emit(state, data)
@@ -163,7 +158,7 @@ def delete(
 @app.command("stats")
 def stats(ctx: typer.Context, name: str) -> None:
     """Limits and measured usage."""
-    state = _state(ctx)
+    state = state_of(ctx)
     data = state.agent.execute("user_stats", {"username": name}).data
     emit_mapping(state, data, f"{name}: usage") if not state.as_json else emit(state, data)
 
@@ -171,7 +166,7 @@ def stats(ctx: typer.Context, name: str) -> None:
 @app.command("history")
 def history(ctx: typer.Context, name: str) -> None:
     """Earlier revisions of the account's config."""
-    state = _state(ctx)
+    state = state_of(ctx)
     items = state.agent.execute("user_history", {"username": name}).data
     emit(
         state,
@@ -184,7 +179,7 @@ def history(ctx: typer.Context, name: str) -> None:
 @app.command("diff")
 def diff(ctx: typer.Context, name: str, old: int, new: int) -> None:
     """Field-level differences between two revisions."""
-    state = _state(ctx)
+    state = state_of(ctx)
     items = state.agent.execute("user_diff", {"username": name, "old": old, "new": new}).data
     emit(state, items, columns=["path", "old", "new"], title=f"{name}: {old} -> {new}")
 

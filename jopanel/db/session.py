@@ -81,7 +81,7 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def init_db(settings: Settings, engine: Engine | None = None) -> Engine:
     """Create or upgrade the schema to the newest migration; idempotent. Returns the engine."""
-    from .migrate import upgrade_head
+    from .schema import upgrade_head
 
     engine = engine or engine_for(settings)
     upgrade_head(engine)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import ensure_dir, fsync_dir, write_new_file
 from ..errors import CommandFailed
-from ..store.atomic import ensure_dir, fsync_dir, write_new_file
 from ..system.runner import Runner
 from .errors import BackupFailed
 from .introspect import V1Source

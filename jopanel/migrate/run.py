@@ -35,7 +35,6 @@ from rich.progress import (
 
 from .. import validate
 from ..agent.client import LocalAgent
-from ..agent.services import Hosting
 from ..errors import JoPanelError, ValidationFailed
 from ..schemas import LIMIT_FIELDS, Limits
 from ..settings import Settings
@@ -251,14 +250,14 @@ class Migration:
         Accounts already in line cost nothing, so a re-run over a finished migration
         installs nothing; one killed before this point gets its services here.
         """
-        hosting = Hosting(self.ctx)
         migrated = [o for o in outcomes if o.result == "migrated" and o.v2_name]
         for start in range(0, len(migrated), SERVICE_BATCH):
             batch = migrated[start : start + SERVICE_BATCH]
-            configs = [self.ctx.store.read(str(o.v2_name)) for o in batch]
-            result = hosting.rebuild(configs, dry_run=False)
+            names = [str(o.v2_name) for o in batch]
+            result = self.agent.execute("rebuild", {"usernames": names}, actor=ACTOR)
+            failed: dict[str, str] = result.data["failed"]
             for outcome in batch:
-                error = result.failed.get(str(outcome.v2_name))
+                error = failed.get(str(outcome.v2_name))
                 if error:
                     outcome.result, outcome.reason = "failed", f"services: {error}"
             step("services", advance=len(batch))

@@ -22,7 +22,7 @@ class ConfigModel(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
 
 
-def _checked(fn: Callable[[str, str], str], field: str) -> AfterValidator:
+def checked(fn: Callable[[str, str], str], field: str) -> AfterValidator:
     """Run one of our validators inside pydantic, so the error gets the full location."""
 
     def check(value: str) -> str:
@@ -40,11 +40,11 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-Username = Annotated[str, _checked(validate.username, "username")]
-PanelName = Annotated[str, _checked(validate.panel_name, "owner")]
-PackageName = Annotated[str, _checked(validate.package_name, "package")]
-Domain = Annotated[str, _checked(validate.domain, "domain")]
-Email = Annotated[str, _checked(validate.email, "contact_email")]
+Username = Annotated[str, checked(validate.username, "username")]
+PanelName = Annotated[str, checked(validate.panel_name, "owner")]
+PackageName = Annotated[str, checked(validate.package_name, "package")]
+Domain = Annotated[str, checked(validate.domain, "domain")]
+Email = Annotated[str, checked(validate.email, "contact_email")]
 
 
 def _config_path(value: str, field: str) -> str:
@@ -57,10 +57,10 @@ def _config_path(value: str, field: str) -> str:
 
 
 RelPath = Annotated[
-    str, _checked(validate.relative_path, "docroot"), _checked(_config_path, "docroot")
+    str, checked(validate.relative_path, "docroot"), checked(_config_path, "docroot")
 ]
-AbsPath = Annotated[str, _checked(validate.absolute_path, "path")]
-SshKey = Annotated[str, _checked(validate.ssh_public_key, "authorized_keys")]
+AbsPath = Annotated[str, checked(validate.absolute_path, "path")]
+SshKey = Annotated[str, checked(validate.ssh_public_key, "authorized_keys")]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Limit = Annotated[int, Field(ge=0, le=2**31 - 1)]
 SafeText = Annotated[str, Field(max_length=4096)]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from .. import validate
-from .base import AbsPath, ConfigModel, Domain, RelPath, SshKey, _checked
+from .base import AbsPath, ConfigModel, Domain, RelPath, SshKey, checked
 
 PHP_VERSION_RE = r"^[5-9]\.[0-9]{1,2}$"
 CRON_FIELD_RE = re.compile(
@@ -26,7 +26,7 @@ class AddonDomain(_Strict):
 
 
 class Subdomain(_Strict):
-    subdomain: Annotated[str, _checked(validate.subdomain_label, "subdomain")]
+    subdomain: Annotated[str, checked(validate.subdomain_label, "subdomain")]
     parent: Domain
     docroot: RelPath
 
@@ -122,7 +122,7 @@ class Ssh(ConfigModel):
     enabled: bool = True
     mode: Literal["sftp_chroot", "shell", "disabled"] = "sftp_chroot"
     authorized_keys: list[SshKey] = Field([], max_length=100)
-    force_command: Annotated[str, _checked(validate.config_safe, "force_command")] | None = None
+    force_command: Annotated[str, checked(validate.config_safe, "force_command")] | None = None
     chroot_dir: AbsPath | None = None
     allow_port_forwarding: bool = False
     allow_agent_forwarding: bool = False

@@ -1,5 +1,6 @@
-"""`AccountSummary`: the one projection of an account that lists, the index and the
-session checks share (the API, the CLI, the agent's list ops and the V1 migration)."""
+"""How an account is answered: `AccountView` (its six documents and revision) and
+`AccountSummary`, the one projection that lists, the index and the session checks share
+(the API, the CLI, the agent's list ops and the V1 migration)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .account import Account
+from .account import Account, Limits
+from .hosting import Domains, Services, Ssh
+from .meta import Meta
 
 
 class AccountSummary(BaseModel):
@@ -48,6 +51,19 @@ class AccountSummary(BaseModel):
 
     def row(self) -> dict[str, Any]:
         return self.model_dump()
+
+
+class AccountView(BaseModel):
+    """An account's six documents as read from disk, and its revision: what the ops that
+    read or change an account answer with (and the API's account detail)."""
+
+    account: Account
+    limits: Limits
+    domains: Domains
+    services: Services
+    ssh: Ssh
+    meta: Meta
+    revision: str
 
 
 def identity_stamp(account: Account) -> str:

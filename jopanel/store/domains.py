@@ -12,9 +12,9 @@ import os
 from collections.abc import Iterable
 
 from .. import validate
+from ..atomic import ensure_dir, fsync_dir
 from ..errors import Conflict, JoPanelError, NotFound, ValidationFailed
 from ..settings import Settings
-from .atomic import ensure_dir, fsync_dir
 from .locks import global_lock, user_lock
 from .revisions import ConfigStore
 

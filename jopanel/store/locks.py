@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..atomic import ensure_dir
 from ..errors import Conflict, ValidationFailed
 from ..settings import Settings
-from .atomic import ensure_dir
 
 GLOBAL_LOCKS = frozenset({"domains", "uids", "packages"})
 

@@ -6,11 +6,11 @@ import json
 import os
 
 from .. import validate
+from ..atomic import ensure_dir, replace_file
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..schemas import Package
 from ..schemas.bundle import parse_model, render_document
 from ..settings import Settings
-from .atomic import ensure_dir, replace_file
 from .locks import global_lock
 
 DEFAULT_PACKAGE = "default"

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import validate
+from ..atomic import ensure_dir, fsync_dir, replace_symlink, write_new_file
 from ..errors import ConfigCorrupt, Conflict, NotFound, StaleRevision, ValidationFailed
 from ..schemas import FILE_NAMES, KINDS, UserConfig, compute_revision
 from ..schemas.bundle import render_document
 from ..settings import Settings
-from .atomic import ensure_dir, fsync_dir, replace_symlink, write_new_file
 from .locks import user_lock
 
 SEQ_RE = re.compile(r"^[0-9]{8}$")

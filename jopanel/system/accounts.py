@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import ensure_dir, replace_file
 from ..errors import Conflict, ValidationFailed
 from ..settings import Settings
-from ..store.atomic import ensure_dir, replace_file
 from .runner import Runner
 
 HOME_MODE = 0o750

@@ -15,9 +15,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import ensure_dir, replace_symlink
 from ..schemas import UserConfig
 from ..settings import Settings
-from ..store.atomic import ensure_dir, replace_symlink
 from .runner import Runner
 from .staging import ConfigFamily, write_if_changed
 from .templating import render

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..atomic import ensure_dir
 from ..errors import ValidationFailed
 from ..schemas import UserConfig
 from ..schemas.hosting import PHP_VERSION_RE
 from ..settings import Settings
-from ..store.atomic import ensure_dir
 from .nginx import WEB_GROUP, WEB_USER
 from .runner import SAFE_PATH, Runner
 from .staging import ConfigFamily, write_if_changed

@@ -7,10 +7,10 @@ import secrets
 import shutil
 from pathlib import Path
 
+from ..atomic import ensure_dir, replace_file
 from ..schemas import Package
 from ..settings import Settings
 from ..store import DEFAULT_PACKAGE, PackageStore
-from ..store.atomic import ensure_dir, replace_file
 
 # Host files a sandbox copies; the account databases keep only system accounts.
 BASE_FILES = ("login.defs", "default/useradd", "shells", "nsswitch.conf")

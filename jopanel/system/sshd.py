@@ -24,9 +24,9 @@ import sys
 from pathlib import Path
 
 from .. import validate
+from ..atomic import ensure_dir
 from ..schemas import UserConfig
 from ..settings import Settings
-from ..store.atomic import ensure_dir
 from . import privsep
 from .privsep import PRIVSEP_DIR
 from .runner import SAFE_PATH, Runner

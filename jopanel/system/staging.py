@@ -27,9 +27,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..atomic import ensure_dir, replace_file
 from ..errors import CommandFailed
 from ..settings import Settings
-from ..store.atomic import ensure_dir, replace_file
 from .runner import Runner
 
 FILE_RE = re.compile(r"^jopanel-[a-z][a-z0-9]{2,15}\.conf$")

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from jopanel.agent.context import AgentContext
+from jopanel.agent.hosting import Hosting
 from jopanel.agent.registry import OpResult, execute
-from jopanel.agent.services import Hosting
 from jopanel.settings import Settings, load_settings
 from jopanel.system.nginx import Nginx
 from jopanel.system.phpfpm import PhpFpm, nss_wrapper_env

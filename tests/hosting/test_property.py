@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from jopanel.agent.context import AgentContext
+from jopanel.agent.hosting import Hosting
 from jopanel.agent.registry import execute
-from jopanel.agent.services import Hosting
 from jopanel.errors import ValidationFailed
 from jopanel.schemas import UserConfig
 from jopanel.settings import load_settings

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from jopanel.agent.context import AgentContext
-from jopanel.agent.ops.users import MetaPatch as AgentMetaPatch
 from jopanel.agent.registry import OpResult, execute
 from jopanel.errors import Conflict, ValidationFailed
+from jopanel.schemas.changes import MetaPatch
 from jopanel.settings import Settings, load_settings
 from jopanel.store import ConfigStore
 from tests.conftest import Op
@@ -89,10 +89,8 @@ def test_notes_naming_a_v1_row_do_not_make_a_v2_account_importable(
 
 
 def test_no_api_or_cli_payload_carries_origin(op: Op, ctx: AgentContext) -> None:
-    from jopanel.api.schemas import MetaPatch as ApiMetaPatch
-
-    assert set(AgentMetaPatch.model_fields) == {"notes"}
-    assert set(ApiMetaPatch.model_fields) == {"notes"}
+    # One MetaPatch (jopanel.schemas.changes) for the API body and the agent payload.
+    assert set(MetaPatch.model_fields) == {"notes"}
     op("import_user", **payload())
     with pytest.raises(ValidationFailed):
         as_(ctx, "reseller1", "update_user_config", username="sari",

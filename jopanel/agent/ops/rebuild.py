@@ -11,29 +11,41 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import asdict
 
-from ...errors import JoPanelError
+from pydantic import Field
+
+from ...errors import JoPanelError, ValidationFailed
 from ...schemas import UserConfig
 from ...schemas.base import Username
 from ..context import Call
+from ..hosting import Hosting, RebuildReport, prune_orphans
 from ..registry import OpResult, Payload, op
-from ..services import Hosting, RebuildReport, prune_orphans
 
 BATCH = 250
 
 
 class RebuildRef(Payload):
+    """One account, several (the V1 migration installs services batch by batch), or all."""
+
     username: Username | None = None
+    usernames: list[Username] | None = Field(None, max_length=10_000)
 
 
 @op("rebuild", RebuildRef)
 def rebuild(call: Call, p: RebuildRef) -> OpResult:
     ctx = call.ctx
-    names = [p.username] if p.username else ctx.store.list_usernames()
+    if p.username is not None and p.usernames is not None:
+        raise ValidationFailed("give username or usernames, not both", field="usernames")
+    whole = p.username is None and p.usernames is None
+    names = (
+        ctx.store.list_usernames()
+        if whole
+        else sorted(set(p.usernames or [p.username or ""]))  # locks are taken in name order
+    )
     hosting = Hosting(ctx)
     total = RebuildReport()
     with hosting.reloader.held():  # one reload per service for the whole rebuild
         _rebuild_batches(call, hosting, names, total)
-    if p.username is None:
+    if whole:
         total.changes += prune_orphans(ctx, dry_run=call.dry_run)
     return OpResult(changed=bool(total.changes), plan=total.changes, data=asdict(total))
 

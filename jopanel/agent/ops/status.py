@@ -3,7 +3,7 @@
 Read-only: each service's pid file under ROOT (where JoPanel's nginx, sshd and PHP-FPM
 configs put it) is read and its pid probed with signal 0; nothing is signalled, started
 or written. The PHP-FPM versions are those with a pool directory under ROOT, the same
-ones the agent writes pools for (jopanel.agent.services.Hosting.families).
+ones the agent writes pools for (jopanel.agent.hosting.Hosting.families).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from ...system.phpfpm import PhpFpm
 from ..context import AgentContext, Call
+from ..hosting import Hosting
 from ..registry import OpResult, Payload, op
-from ..services import Hosting
 
 # A pid file is a number and a newline; anything longer is not one.
 PID_FILE_MAX = 64

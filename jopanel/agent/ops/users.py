@@ -10,10 +10,11 @@ from pydantic import Field, SecretStr
 
 from ...errors import Conflict, NotFound, ValidationFailed
 from ...schemas import LIMIT_FIELDS, Limits, UserConfig, base
-from ...schemas.account import LimitsPatch, Shell, Status
+from ...schemas.account import Shell, Status
 from ...schemas.base import Domain, Email, PackageName, PanelName
 from ...schemas.bundle import parse_model
-from ...schemas.summary import AccountSummary
+from ...schemas.changes import AccountChange
+from ...schemas.summary import AccountSummary, AccountView
 from ...store.locks import global_lock
 from ...system import leftovers
 from ...system.crypt import hash_system_password
@@ -21,8 +22,8 @@ from ..context import AgentContext, Call
 from ..converge import converge
 from ..domain_rules import check_hostname_available
 from ..flow import Flow
+from ..hosting import Hosting, background, install_account, prune_orphans, remove_account
 from ..registry import OpResult, Payload, op
-from ..services import Hosting, background, install_account, prune_orphans, remove_account
 from ..transaction import account_view, change_account
 from .build import new_config
 
@@ -48,24 +49,9 @@ class CreateUser(Payload):
     created_at: datetime | None = None
 
 
-class AccountPatch(Payload):
-    contact_email: Email | None = None
-    package: PackageName | None = None
-    shell: Shell | None = None
-    primary_domain: Domain | None = None
-    owner: PanelName | None = None
-
-
-class MetaPatch(Payload):
-    notes: str | None = Field(None, max_length=4096)
-
-
-class UpdateUser(Payload):
+class UpdateUser(AccountChange, Payload):
     username: Username
     expected_revision: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
-    account: AccountPatch | None = None
-    limits: LimitsPatch | None = None
-    meta: MetaPatch | None = None
 
 
 class SetPassword(Payload):
@@ -104,7 +90,7 @@ def _drop_user(ctx: AgentContext, name: str) -> None:
     ctx.accounts.remove_home(name)
 
 
-@op("create_user", CreateUser)
+@op("create_user", CreateUser, returns=AccountView)
 def create_user(call: Call, p: CreateUser) -> OpResult:
     ctx = call.ctx
     name = p.username
@@ -195,7 +181,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
     )
 
 
-@op("get_config", UserRef, reads_only=True)
+@op("get_config", UserRef, reads_only=True, returns=AccountView)
 def get_config(call: Call, p: UserRef) -> OpResult:
     return OpResult(changed=False, data=account_view(call.ctx.store.read(p.username)))
 
@@ -247,7 +233,7 @@ def _apply_patch(ctx: AgentContext, config: UserConfig, p: UpdateUser) -> UserCo
     return config.with_(account=account, limits=limits, domains=domains, meta=meta)
 
 
-@op("update_user_config", UpdateUser)
+@op("update_user_config", UpdateUser, returns=AccountView)
 def update_user_config(call: Call, p: UpdateUser) -> OpResult:
     return change_account(
         call, p.username, "update_user", lambda c: _apply_patch(call.ctx, c, p), p.expected_revision
@@ -261,12 +247,12 @@ def _set_status(call: Call, name: str, status: str, flow_name: str) -> OpResult:
     return change_account(call, name, flow_name, mutate)
 
 
-@op("suspend_user", UserRef)
+@op("suspend_user", UserRef, returns=AccountView)
 def suspend_user(call: Call, p: UserRef) -> OpResult:
     return _set_status(call, p.username, "suspended", "suspend_user")
 
 
-@op("unsuspend_user", UserRef)
+@op("unsuspend_user", UserRef, returns=AccountView)
 def unsuspend_user(call: Call, p: UserRef) -> OpResult:
     return _set_status(call, p.username, "active", "unsuspend_user")
 

@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the engine handed in by jopanel.db.migrate."""
+"""Alembic environment: runs against the engine handed in by jopanel.db.schema."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 For one account JoPanel owns: the document roots (and the ACLs that let the web server in),
 the nginx vhost, the PHP-FPM pool, the sshd Match block and `~/.ssh/authorized_keys`.
-`plan_changes` compares them with what is on disk and returns one Change per thing that
+`plan_changes` compares them with what is on disk and returns one Drift per thing that
 differs, each carrying its fix; `converge` runs those fixes after the account's Linux
 state, so create/update/suspend/unsuspend/reconcile all go through here.
 
@@ -38,20 +38,14 @@ from ..system.reload import Reloader, reloader_for
 from ..system.sshd import Sshd
 from ..system.staging import FILE_RE, ConfigFamily, file_name, username_of
 from .context import AgentContext
+from .drift import Drift
 
-log = logging.getLogger("jopanel.agent.services")
+log = logging.getLogger("jopanel.agent.hosting")
 
 T = TypeVar("T")
 
 # Directories of the account besides its document roots: (relative path, mode).
 PRIVATE_DIRS = (("tmp", 0o700), ("logs", 0o750), (".ssh", 0o700))
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str
-    detail: str
-    fix: Callable[[], object]
 
 
 @dataclass(frozen=True)
@@ -163,20 +157,20 @@ class Hosting:
         return self._web_uid
 
     # --- planning -------------------------------------------------------------------------
-    def plan_changes(self, config: UserConfig, want: Wanted | None = None) -> list[Change]:
-        """What differs for one account; each Change's fix brings that part in line."""
+    def plan_changes(self, config: UserConfig, want: Wanted | None = None) -> list[Drift]:
+        """What differs for one account; each Drift's fix brings that part in line."""
         want = want or self.wanted(config)
         name = config.username
-        changes: list[Change] = []
+        changes: list[Drift] = []
         problems = self.web_dir_problems(config, want)
         if problems:
             changes.append(
-                Change("web_dirs", "; ".join(problems), lambda: self.ensure_web_dirs(config, want))
+                Drift("web_dirs", "; ".join(problems), lambda: self.ensure_web_dirs(config, want))
             )
         for version, path in sorted(pool_files(self.settings, name).items()):
             if want.pool is None or version != want.php_version:
                 changes.append(
-                    Change(
+                    Drift(
                         "php_pool_stale",
                         f"remove PHP {version} pool {path.name}",
                         partial(self.remove, self.php(version), [want.name]),
@@ -186,7 +180,7 @@ class Hosting:
             fpm = self.php(want.php_version)
             if not fpm.is_current(want.name, want.pool):
                 changes.append(
-                    Change(
+                    Drift(
                         "php_pool",
                         f"PHP {want.php_version} pool {want.name} {self._state(fpm, want.name)}",
                         lambda: self.install(fpm, {want.name: want.pool or ""}),
@@ -194,7 +188,7 @@ class Hosting:
                 )
         if not self.nginx.is_current(want.name, want.vhost):
             changes.append(
-                Change(
+                Drift(
                     "vhost",
                     f"nginx vhost {want.name} {self._state(self.nginx, want.name)}",
                     lambda: self.install(self.nginx, {want.name: want.vhost}),
@@ -202,7 +196,7 @@ class Hosting:
             )
         if not self.sshd.is_current(want.name, want.sshd):
             changes.append(
-                Change(
+                Drift(
                     "sshd_match",
                     f"sshd Match block {want.name} {self._state(self.sshd, want.name)}",
                     lambda: self.install(self.sshd, {want.name: want.sshd}),
@@ -211,7 +205,7 @@ class Hosting:
         keys_problem = self.keys_problem(config, want)
         if keys_problem:
             changes.append(
-                Change("authorized_keys", keys_problem, lambda: self.write_keys(config, want))
+                Drift("authorized_keys", keys_problem, lambda: self.write_keys(config, want))
             )
         return changes
 
@@ -281,7 +275,7 @@ class Hosting:
                 removed.append(f"{family.reload_key}: removed {name}")
         return removed
 
-    def orphans(self, known: set[str]) -> list[Change]:
+    def orphans(self, known: set[str]) -> list[Drift]:
         """Generated files whose account does not exist."""
         changes = []
         for family in self.families():
@@ -290,7 +284,7 @@ class Hosting:
             for name in sorted(names):
                 if username_of(name) not in known:
                     changes.append(
-                        Change(
+                        Drift(
                             "orphan",
                             f"{family.reload_key}: remove {name} (no such account)",
                             partial(self.remove, family, [name]),
@@ -436,7 +430,7 @@ class Hosting:
         report = RebuildReport(accounts=len(configs))
         wanted = [(config, self.wanted(config)) for config in configs]
         batches: dict[str, tuple[ConfigFamily, dict[str, str]]] = {}
-        removals: list[Change] = []
+        removals: list[Drift] = []
         owners: dict[str, str] = {}
 
         def stage(family: ConfigFamily, name: str, content: str, username: str) -> None:
