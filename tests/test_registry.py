@@ -6,11 +6,13 @@ from jopanel.agent import ops  # noqa: F401 - importing registers every op
 from jopanel.agent.registry import REGISTRY, Payload
 
 EXPECTED_OPS = [
+    "account_system_state",
     "apply_user",
     "create_user",
     "delete_user",
     "domain_add",
     "domain_list",
+    "domain_owners",
     "domain_remove",
     "get_config",
     "import_user",

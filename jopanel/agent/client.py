@@ -64,10 +64,15 @@ class SocketAgent:
 
 
 class LocalAgent:
-    """Runs ops in this process under the same locks (the CLI with no agent running)."""
+    """Runs ops in this process under the same locks (the CLI with no agent running).
 
-    def __init__(self, settings: Settings) -> None:
-        self.ctx = AgentContext(settings)
+    `cached_accounts`: the context parses passwd/shadow/group once per version of each
+    file (jopanel.system.accounts_cache), for a caller running thousands of ops in a row.
+    Only the agent package touches `ctx`; callers go through `execute`.
+    """
+
+    def __init__(self, settings: Settings, *, cached_accounts: bool = False) -> None:
+        self.ctx = AgentContext(settings, cached_accounts=cached_accounts)
 
     def execute(
         self, op: str, payload: dict[str, Any], *, actor: str = "root", dry_run: bool = False

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..settings import Settings
 from ..store import ConfigStore, DomainClaims, PackageStore
 from ..system.accounts import SystemAccounts
+from ..system.accounts_cache import CachedAccounts
 from ..system.runner import Runner
 
 
@@ -14,6 +15,9 @@ from ..system.runner import Runner
 class AgentContext:
     settings: Settings
     runner: Runner = field(default_factory=Runner)
+    # passwd/shadow/group parsed once per version of the file (system/accounts_cache.py):
+    # for a process that runs thousands of ops in a row (migrate-v1), not the agent.
+    cached_accounts: bool = field(default=False, kw_only=True)
     store: ConfigStore = field(init=False)
     packages: PackageStore = field(init=False)
     claims: DomainClaims = field(init=False)
@@ -23,7 +27,8 @@ class AgentContext:
         self.store = ConfigStore(self.settings)
         self.packages = PackageStore(self.settings)
         self.claims = DomainClaims(self.settings, self.store)
-        self.accounts = SystemAccounts(self.settings, self.runner)
+        accounts = CachedAccounts if self.cached_accounts else SystemAccounts
+        self.accounts = accounts(self.settings, self.runner)
 
 
 @dataclass

@@ -9,5 +9,8 @@ run             orchestrate: backup, packages, admins, accounts, services, verif
 panel           the panel database side: logins (with their audit row), the index
 verify          compare each migrated account with its V1 rows, field by field
 report          the outcome of every V1 row, as a Rich table or JSON
-accounts_cache  passwd/shadow/group parsed once per file version
+
+Every V2 account, package and claim is read and written through agent ops
+(`LocalAgent(settings, cached_accounts=True)`), never through the agent's context or
+the config store.
 """

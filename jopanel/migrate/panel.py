@@ -23,7 +23,6 @@ from ..auth.passwords import ARGON2ID_PREFIX, BCRYPT_PREFIXES
 from ..db.index import index_change
 from ..db.models import AuditLog, PanelUser
 from ..db.session import engine_for, init_db, make_sessionmaker, session_scope
-from ..schemas import UserConfig
 from ..schemas.summary import AccountSummary
 from ..settings import Settings
 from .mapping import LoginPlan
@@ -136,11 +135,12 @@ class PanelDB:
             )
         return "created", ""
 
-    def index(self, config: UserConfig) -> None:
-        """Put the account in the list/search index (SPEC §7: every change reaches it)."""
+    def index(self, summary: AccountSummary) -> None:
+        """Put the account in the list/search index (SPEC §7: every change reaches it),
+        from the summary the op that wrote it answered (OpResult.account)."""
         if self.dry_run or self.sessions is None:
             return
-        index_change(self.sessions, upsert=AccountSummary.of(config.account, config.revision).row())
+        index_change(self.sessions, upsert=summary.row())
 
 
 def login_problems(

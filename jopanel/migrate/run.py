@@ -36,15 +36,22 @@ from rich.progress import (
 from .. import validate
 from ..agent.client import LocalAgent
 from ..errors import JoPanelError, ValidationFailed
-from ..schemas import LIMIT_FIELDS, Limits
+from ..schemas import LIMIT_FIELDS, Limits, Package
 from ..settings import Settings
-from ..store import DEFAULT_PACKAGE
 from ..system.phpfpm import installed_versions
+from ..system.runner import Runner
 from ..system.sandbox import init_root
-from .accounts_cache import CachedAccounts
 from .backup import backup
 from .introspect import V1Source, load, open_v1
-from .mapping import AccountPlan, AdminPlan, Options, PackagePlan, Plan, build_plan
+from .mapping import (
+    DEFAULT_PACKAGE,
+    AccountPlan,
+    AdminPlan,
+    Options,
+    PackagePlan,
+    Plan,
+    build_plan,
+)
 from .panel import PanelDB
 from .report import Outcome, Report
 from .verify import verify_account, verify_admin
@@ -107,9 +114,27 @@ class Migration:
         self.settings = settings
         self.options = options
         self.dry_run = options.dry_run
-        self.agent = LocalAgent(settings)
-        self.ctx = self.agent.ctx
-        self.ctx.accounts = CachedAccounts(settings, self.ctx.runner)
+        # Every V2 read and write is an op; the cached passwd/shadow readers keep thousands
+        # of account lookups in a row linear.
+        self.agent = LocalAgent(settings, cached_accounts=True)
+
+    def _read(self, op: str, payload: dict[str, Any]) -> Any:
+        """The data of a read-only op."""
+        return self.agent.execute(op, payload, actor=ACTOR).data
+
+    def _package_names(self) -> dict[str, str]:
+        """{name: description} of every V2 package."""
+        return {
+            str(p["name"]): str(p.get("description", "")) for p in self._read("package_list", {})
+        }
+
+    def _owners(self, hostnames: list[str]) -> dict[str, str | None]:
+        """{hostname: the live V2 account claiming it, or None} (op domain_owners)."""
+        if not hostnames:
+            return {}
+        owners: dict[str, str | None] = self._read("domain_owners", {"domains": hostnames})
+        # The op answers by the validated (lowercased) name; ask back by the one we gave.
+        return {h: owners.get(validate.domain(h)) for h in hostnames}
 
     # --- steps ---------------------------------------------------------------------------
     def _plan(self, report: Report) -> Plan:
@@ -122,11 +147,11 @@ class Migration:
         report.shape = shape.describe()
         if not self.dry_run:
             directory = self.options.backup_dir or self.settings.path("var/backups/jopanel/v1")
-            report.backup = backup(source, directory, self.ctx.runner).to_dict()
-        packages = self.ctx.packages
-        existing = {p.name: p.description for p in packages.list()}
-        if packages.exists(DEFAULT_PACKAGE):
-            default = packages.get(DEFAULT_PACKAGE).limits()
+            report.backup = backup(source, directory, Runner()).to_dict()
+        existing = self._package_names()
+        if DEFAULT_PACKAGE in existing:
+            package = self._read("package_get", {"name": DEFAULT_PACKAGE})
+            default = Package.model_validate(package).limits()
         else:
             default = Limits()
         options = Options(
@@ -143,7 +168,7 @@ class Migration:
         )
         payload = {"name": plan.name, "values": plan.values}
         try:
-            if self.ctx.packages.exists(plan.name):
+            if plan.name in self._package_names():
                 result = self.agent.execute(
                     "package_update", payload, actor=ACTOR, dry_run=self.dry_run
                 )
@@ -173,23 +198,36 @@ class Migration:
         return outcome
 
     def _free_domains(self, plan: AccountPlan) -> dict[str, Any]:
-        """Drop hostnames another V2 account already serves (reported as notes)."""
+        """Drop hostnames another V2 account already serves (reported as notes).
+
+        One `domain_owners` op for every hostname of the account (a second one only when
+        its primary domain is taken and a replacement is picked).
+        """
         payload = dict(plan.payload)
         name = plan.username
+        fqdns = [f"{sub['subdomain']}.{sub['parent']}" for sub in payload["subdomains"]]
+        owners = self._owners(
+            [
+                payload["primary_domain"],
+                *(a["domain"] for a in payload["addon_domains"]),
+                *fqdns,
+                *payload["alias_domains"],
+            ]
+        )
 
         def taken(hostname: str) -> bool:
-            owner = self.ctx.claims.owner(hostname)
-            return owner is not None and owner != name and self.ctx.store.exists(owner)
+            return owners.get(hostname) not in (None, name)
 
         if taken(payload["primary_domain"]):
             old = payload["primary_domain"]
             suffix = self.options.default_domain_suffix
             candidates = [f"{name}.{suffix}", f"{name}-{plan.v1.id}.{suffix}"]
+            owners.update(self._owners(candidates))
             payload["primary_domain"] = next(
                 (c for c in candidates if not taken(c)), candidates[-1]
             )
             plan.notes.append(
-                f"{old} belongs to V2 account {self.ctx.claims.owner(old)}: "
+                f"{old} belongs to V2 account {owners[old]}: "
                 f"primary domain set to {payload['primary_domain']}"
             )
         kept_addons = []
@@ -239,7 +277,9 @@ class Migration:
                 if note:
                     plan.notes.append(note)
             if not self.dry_run:
-                panel.index(self.ctx.store.read(plan.username))
+                if result.account is None:
+                    raise JoPanelError("import_user answered without the account's summary")
+                panel.index(result.account)
         except JoPanelError as exc:
             outcome.result, outcome.reason = "failed", str(exc)
         return outcome
@@ -265,7 +305,7 @@ class Migration:
     def _verify(self, panel: PanelDB, plan: AccountPlan, outcome: Outcome) -> None:
         if outcome.result != "migrated" or outcome.action == "kept":
             return
-        problems = verify_account(self.ctx, panel, plan)
+        problems = verify_account(self.agent, panel, plan, actor=ACTOR)
         if problems:
             outcome.result = "failed"
             outcome.reason = "verification: " + "; ".join(problems)

@@ -1,7 +1,9 @@
 """Seed §3 step 4: every migrated account is checked against its V1 rows, field by field.
 
 The config is read back from disk (not from what we meant to write), the Linux user from
-ROOT/etc/passwd and shadow, the login from the panel database.
+ROOT/etc/passwd and shadow, the login from the panel database. Everything V2 is asked of
+the agent through read-only ops (get_config, domain_owners, account_system_state); the
+Linux password hash never leaves the agent, only whether it is V1's.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..agent.context import AgentContext
+from ..agent.client import Agent
 from ..agent.ops.adopt import was_adopted
-from ..auth.passwords import BCRYPT_PREFIXES
 from ..errors import JoPanelError
-from ..schemas import LIMIT_FIELDS
+from ..schemas import LIMIT_FIELDS, UserConfig
 from .mapping import AccountPlan, AdminPlan
 from .panel import PanelDB, login_problems
 
@@ -22,11 +23,18 @@ def _same_time(config_value: datetime, wanted: str | None) -> bool:
     return wanted is None or config_value == datetime.fromisoformat(wanted)
 
 
-def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan) -> list[str]:
-    """What differs between V2 and the V1 rows; empty when the account migrated faithfully."""
+def verify_account(agent: Agent, panel: PanelDB, plan: AccountPlan, *, actor: str) -> list[str]:
+    """What differs between V2 and the V1 rows; empty when the account migrated faithfully.
+
+    `agent` answers the read-only ops, asked as `actor`.
+    """
     p: dict[str, Any] = plan.payload
+
+    def read(op: str, **payload: Any) -> Any:
+        return agent.execute(op, payload, actor=actor).data
+
     try:
-        config = ctx.store.read(plan.username)
+        config = UserConfig.from_documents(read("get_config", username=plan.username))
     except JoPanelError as exc:
         return [f"config unreadable: {exc}"]
     a = config.account
@@ -59,24 +67,26 @@ def verify_account(ctx: AgentContext, panel: PanelDB, plan: AccountPlan) -> list
         problems.append("subdomains differ")
     if sorted(d.alias_domains) != sorted(p["alias_domains"]):
         problems.append("alias domains differ")
-    for hostname in d.all_names():
-        if ctx.claims.owner(hostname) != plan.username:
+    hostnames = d.all_names()
+    owners = read("domain_owners", domains=hostnames) if hostnames else {}
+    for hostname in hostnames:
+        if owners.get(hostname) != plan.username:
             problems.append(f"domain {hostname} is not claimed by {plan.username}")
-    entry = ctx.accounts.get(plan.username)
-    if entry is None:
+    expected_hash = plan.login.password_hash if plan.login is not None else None
+    state = read("account_system_state", username=plan.username, expected_hash=expected_hash)
+    user = state["user"]
+    if user is None:
         problems.append("Linux user missing")
-    elif (entry.uid, entry.gid) != (a.uid, a.gid):
-        problems.append(f"Linux uid/gid {entry.uid}/{entry.gid}, config {a.uid}/{a.gid}")
-    if not ctx.accounts.home_state(plan.username).exists:
+    elif (user["uid"], user["gid"]) != (a.uid, a.gid):
+        problems.append(f"Linux uid/gid {user['uid']}/{user['gid']}, config {a.uid}/{a.gid}")
+    if not state["home_exists"]:
         problems.append("home directory missing")
-    shadow = ctx.accounts.shadow_hash(plan.username) or ""
-    if p["status"] == "suspended" and not shadow.startswith("!"):
+    if p["status"] == "suspended" and not state["locked"]:
         problems.append("suspended in V1 but the Linux password is not locked")
     if plan.login is not None and not was_adopted(config):
-        current = shadow.lstrip("!")
         # A V1 hash is bcrypt; one that is not was set in V2 since (the first panel login
         # rehashes it to yescrypt, `jopanel user passwd` replaces it): that is V2's to keep.
-        if current != plan.login.password_hash and current.startswith(BCRYPT_PREFIXES):
+        if not state["hash_matches"] and state["hash_is_bcrypt"]:
             problems.append("Linux password hash is not V1's")
     if plan.login is not None:
         name = plan.username

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from jopanel.migrate.accounts_cache import CachedAccounts
 from jopanel.settings import Settings
 from jopanel.system.accounts import SystemAccounts
+from jopanel.system.accounts_cache import CachedAccounts
 from jopanel.system.runner import Runner
 
 

@@ -1,5 +1,17 @@
 """Importing this package registers every agent op."""
 
-from . import adopt, domains, history, index, logins, packages, rebuild, ssh, status, users  # noqa: F401
+from . import (  # noqa: F401
+    adopt,
+    domains,
+    history,
+    index,
+    logins,
+    lookups,
+    packages,
+    rebuild,
+    ssh,
+    status,
+    users,
+)
 
 __all__: list[str] = []

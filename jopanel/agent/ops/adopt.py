@@ -41,6 +41,7 @@ from ...schemas.base import AwareDatetime, Domain, Email, PackageName, PanelName
 from ...schemas.bundle import parse_model
 from ...schemas.hosting import PHP_VERSION_RE, Ftp
 from ...schemas.meta import ORIGIN_PATTERN
+from ...schemas.summary import AccountSummary
 from ...store.locks import global_lock
 from ...system.accounts import PasswdEntry
 from ..context import AgentContext, Call
@@ -394,4 +395,9 @@ def import_user(call: Call, p: ImportUser) -> OpResult:
                 describe="; ".join(drift) or "apply status, shell and home",
             )
     changed = action in ("created", "adopted", "updated") or bool(flow.plan)
-    return OpResult(changed=changed, plan=flow.plan, data=_summary(config, action))
+    return OpResult(
+        changed=changed,
+        plan=flow.plan,
+        data=_summary(config, action),
+        account=AccountSummary.of(config.account, config.revision),
+    )

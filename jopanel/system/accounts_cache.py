@@ -3,8 +3,10 @@
 A migration looks up thousands of accounts in a passwd that grows to thousands of lines;
 parsing it anew for each lookup makes a run quadratic. shadow-utils replace these files
 by rename, so (inode, size, mtime) changes with every write and a cached parse is never
-stale. The parsers are those of system/accounts.py; only the caching is here. Used only
-by `migrate-v1`, which owns its agent context.
+stale. The parsers are those of system/accounts.py; only the caching is here. An agent
+context uses it when asked (`LocalAgent(settings, cached_accounts=True)`, what
+`migrate-v1` runs its ops on): a long-lived agent serving many writers keeps the plain
+readers.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..settings import Settings
-from ..system.accounts import (
+from .accounts import (
     PasswdEntry,
     SystemAccounts,
     parse_group,
     parse_passwd,
     parse_shadow,
 )
-from ..system.runner import Runner
+from .runner import Runner
 
 T = TypeVar("T")
 Key = tuple[int, int, int] | None
