@@ -24,6 +24,7 @@ from ..auth.sessions import (
 )
 from ..db.session import engine_for, init_db, make_sessionmaker
 from ..settings import Settings
+from ..web.app import install_web
 from .context import ApiContext
 from .errors import install_handlers
 from .middleware import AuditMiddleware, BodyLimitMiddleware
@@ -111,4 +112,5 @@ def create_app(
     for module in (auth, admin_users, admin_packages, admin_system, user, user_hosting):
         # Our 422 body everywhere, in place of FastAPI's default HTTPValidationError.
         app.include_router(module.router, responses=error_responses(422))
+    install_web(app)  # the pages, on the same context and services
     return app

@@ -31,7 +31,7 @@ def error_body(detail: str, code: str, field: str | None = None) -> dict[str, An
     return {"detail": detail, "code": code, "field": field}
 
 
-def _jopanel_error(_request: Request, exc: Exception) -> JSONResponse:
+def jopanel_error_response(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JoPanelError)
     headers: dict[str, str] = {}
     if isinstance(exc, NotAuthenticated):
@@ -75,6 +75,6 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(JoPanelError, _jopanel_error)
+    app.add_exception_handler(JoPanelError, jopanel_error_response)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -72,7 +72,7 @@ class AuditMiddleware:
         receive: Receive,
         send: Send,
     ) -> None:
-        if scope["method"] not in MUTATING or not scope["path"].startswith("/api/"):
+        if scope["method"] not in MUTATING or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
         status = 500

@@ -143,6 +143,7 @@ class TokenPair:
     username: str
     role: Role
     impersonator: str | None = None
+    session_id: str = ""
 
 
 def load_secret(path: Path) -> bytes:
@@ -393,6 +394,7 @@ class AuthService:
             username=session.username,
             role=session.role,  # type: ignore[arg-type]  # the column only holds ROLES
             impersonator=session.impersonator,
+            session_id=session.id,
         )
 
     # --- flows -----------------------------------------------------------------------
@@ -496,12 +498,18 @@ class AuthService:
     def authenticate(self, db: Session, token: str) -> Principal:
         """The principal of a bearer access token whose session is still live."""
         claims = self.signer.decode(token)
-        session = db.get(AuthSession, claims["sid"])
+        return self.session_principal(db, claims["sid"], expected_username=claims["sub"])
+
+    def session_principal(
+        self, db: Session, session_id: str, *, expected_username: str | None = None
+    ) -> Principal:
+        """The principal of a live login session (the web UI's cookie names it)."""
+        session = db.get(AuthSession, session_id) if session_id else None
         if (
             session is None
             or session.revoked_at is not None
             or aware(session.expires_at) <= utcnow()
-            or session.username != claims["sub"]
+            or (expected_username is not None and session.username != expected_username)
         ):
             raise NotAuthenticated("session ended")
         self._check_holder(db, session)

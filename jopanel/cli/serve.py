@@ -139,8 +139,9 @@ def demo(
     sys.stdout.write(
         "\n".join(
             [
+                f"Panel: http://{host}:{port}/login",
                 f"JoPanel demo on the sandbox root {settings.root}",
-                f"API:  http://{host}:{port}/api   docs: http://{host}:{port}/api/docs",
+                f"API:   http://{host}:{port}/api   docs: http://{host}:{port}/api/docs",
                 *lines,
                 "",
             ]

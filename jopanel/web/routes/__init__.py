@@ -1,0 +1,1 @@
+"""Page routes: /login, /admin (staff), /panel (hosting accounts)."""
