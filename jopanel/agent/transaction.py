@@ -31,6 +31,19 @@ def account_view(config: UserConfig) -> dict[str, Any]:
     return {**config.documents(), "revision": config.revision}
 
 
+def claim_domains(flow: Flow, call: Call, name: str, names: list[str]) -> None:
+    """The flow step that claims `names` for account `name` (released again on failure;
+    Conflict when another account holds one)."""
+    ctx = call.ctx
+    flow.step(
+        "claim_domains",
+        lambda: ctx.claims.claim(name, names),
+        undo=lambda: ctx.claims.release(name, names),
+        idempotent_undo=True,
+        describe=f"claim {', '.join(names)}",
+    )
+
+
 def change_account(
     call: Call, name: str, action: str, mutate: Mutate, expected: str | None = None
 ) -> OpResult:
@@ -52,12 +65,7 @@ def change_account(
         removed = [d for d in old.domains.all_names() if d not in new.domains.all_names()]
         same = new.content_revision() == old.content_revision() and new.meta.notes == old.meta.notes
         if added:
-            flow.step(
-                "claim_domains",
-                lambda: ctx.claims.claim(name, added),
-                undo=lambda: ctx.claims.release(name, added),
-                describe=f"claim {', '.join(added)}",
-            )
+            claim_domains(flow, call, name, added)
         written: list[UserConfig] = []
         if not same:
             flow.step(

@@ -48,6 +48,7 @@ from ..context import AgentContext, Call
 from ..converge import converge, desired_shell
 from ..flow import Flow
 from ..registry import OpResult, Payload, op
+from ..transaction import claim_domains
 from .build import new_config
 from .users import CryptHash, Username
 
@@ -246,12 +247,7 @@ def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Ac
     added = [d for d in desired.domains.all_names() if d not in old_names]
     removed = [d for d in old_names if d not in desired.domains.all_names()]
     if added:
-        flow.step(
-            "claim_domains",
-            lambda: ctx.claims.claim(name, added),
-            undo=lambda: ctx.claims.release(name, added),
-            describe=f"claim {', '.join(added)}",
-        )
+        claim_domains(flow, call, name, added)
     written: list[UserConfig] = []
     flow.step(
         "write_config",
@@ -322,12 +318,7 @@ def _create(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Acti
             shell = "/bin/bash"
         config = _desired(ctx, p, uid, gid, shell, limits, entry is not None)
         names = config.domains.all_names()
-        flow.step(
-            "claim_domains",
-            lambda: ctx.claims.claim(name, names),
-            undo=lambda: ctx.claims.release(name, names),
-            describe=f"claim {', '.join(names)}",
-        )
+        claim_domains(flow, call, name, names)
         written: list[UserConfig] = []
         flow.step(
             "write_config",

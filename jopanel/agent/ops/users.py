@@ -24,7 +24,7 @@ from ..domain_rules import check_hostname_available
 from ..flow import Flow
 from ..hosting import Hosting, background, install_account, prune_orphans, remove_account
 from ..registry import OpResult, Payload, op
-from ..transaction import account_view, change_account
+from ..transaction import account_view, change_account, claim_domains
 from .build import new_config
 
 Username = base.Username
@@ -113,13 +113,7 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
             hosting = Hosting(ctx)
             if not call.dry_run:  # nginx -t and sshd -t run while the user is made
                 hosting.start_checks(config, with_pool=False)
-            flow.step(
-                "claim_domains",
-                lambda: ctx.claims.claim(name, [p.primary_domain]),
-                undo=lambda: ctx.claims.release(name, [p.primary_domain]),
-                idempotent_undo=True,
-                describe=f"claim {p.primary_domain}",
-            )
+            claim_domains(flow, call, name, [p.primary_domain])
             written: list[UserConfig] = []
             flow.step(
                 "write_config",
