@@ -404,6 +404,12 @@ class AccountService:
         data: dict[str, Any] = self.change(principal, "user_rollback", payload).data
         return data
 
+    def read(self, principal: Principal, op: str, username: str, **payload: Any) -> Any:
+        """A read-only op about one account this principal may see (history, diff, its
+        domains or keys)."""
+        self.visible(principal, username)
+        return self.run(op, {"username": username, **payload}, principal.actor)
+
     def stats(self, principal: Principal, username: str) -> dict[str, Any]:
         """GetStats: limits.json plus a real-time measurement by the agent."""
         self.visible(principal, username)

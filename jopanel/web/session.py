@@ -25,6 +25,7 @@ from ..errors import Forbidden, JoPanelError, NotAuthenticated
 from .context import web_context
 
 SESSION_COOKIE = "jopanel_session"
+STAFF_COOKIE = "jopanel_staff_session"  # the staff login behind a login-as
 CSRF_COOKIE = "jopanel_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -50,6 +51,15 @@ def set_session_cookie(response: Response, request: Request, session_id: str) ->
 
 def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(STAFF_COOKIE, path="/")
+
+
+def remember_staff_session(response: Response, request: Request) -> None:
+    """Before login-as: keep the staff login's session to come back to."""
+    response.set_cookie(
+        STAFF_COOKIE, request.cookies.get(SESSION_COOKIE, ""), httponly=True,
+        samesite="lax", secure=is_tls(request), path="/",
+    )  # fmt: skip
 
 
 def csrf_token(request: Request) -> str:

@@ -11,6 +11,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from jopanel.db import audit
 from jopanel.settings import load_settings
 from jopanel.system.sandbox import init_root
 from tests.api.harness import Api, make_app, running_agent, serving
@@ -108,9 +109,9 @@ def test_admin_creates_finds_suspends_an_account(page: Page, site: Api) -> None:
     assert (site.settings.users_dir / "webone" / "account.json").is_file()
     check_accessible(page, "admin-account")
     page.get_by_role("button", name="Suspend").click()
-    assert page.get_by_role("status").inner_text() == "Account suspended."
+    assert page.get_by_role("status").inner_text() == "Account: suspended."
     page.get_by_role("button", name="Unsuspend").click()
-    assert page.get_by_role("status").inner_text() == "Account unsuspended."
+    assert page.get_by_role("status").inner_text() == "Account: unsuspended."
     page.goto(f"{site.url}/admin/users")
     page.get_by_label("Search").fill("webon")
     page.wait_for_url("**search=webon**")
@@ -169,3 +170,57 @@ def _admin():  # type: ignore[no-untyped-def]
     from jopanel.auth.sessions import Principal
 
     return Principal(username="boss", role="admin", session_id="test")
+
+
+def test_history_diff_rollback_password_package_delete(page: Page, site: Api) -> None:
+    site.app.state.ctx.accounts.create(
+        _admin(), username="webfour", password=PASSWORD, contact_email="w4@example.com",
+        primary_domain="webfour.example.com",
+    )  # fmt: skip
+    log_in(page, site, "boss", PASSWORD)
+    page.goto(f"{site.url}/admin/users/webfour")
+    page.get_by_role("button", name="Suspend").click()
+    page.get_by_role("button", name="Unsuspend").click()
+    # Revisions: 1 create, 2 suspend, 3 unsuspend. The difference 1 -> 2 is the status.
+    page.get_by_label("From revision").select_option("1")
+    page.get_by_label("To revision").select_option("2")
+    page.get_by_role("button", name="Show the difference").click()
+    difference = page.get_by_role("region", name="Difference")
+    assert "account.status" in difference.inner_text()
+    check_accessible(page, "admin-account-history")
+    page.get_by_role("button", name="Roll back to 2").click()
+    assert page.get_by_role("status").inner_text() == "Account: rolled back to revision 2."
+    assert "suspended" in (site.settings.users_dir / "webfour/account.json").read_text()
+    page.get_by_label("New password (SFTP, SSH and the panel)").fill("a brand new password")
+    page.get_by_role("button", name="Reset password").click()
+    assert page.get_by_role("status").inner_text() == "Account: password reset."
+    page.get_by_role("button", name="Change package").click()  # same package: no change
+    assert page.get_by_role("status").inner_text() == "Account: package changed."
+    page.get_by_label("Type webfour to delete").fill("not the name")
+    page.get_by_role("button", name="Delete webfour").click()
+    assert page.locator("#err-confirm").inner_text() == "type webfour to delete this account"
+    assert (site.settings.users_dir / "webfour").exists()
+    page.get_by_label("Type webfour to delete").fill("webfour")
+    page.get_by_role("button", name="Delete webfour").click()
+    assert page.url.startswith(f"{site.url}/admin/users")
+    assert not (site.settings.users_dir / "webfour").exists()
+
+
+def test_login_as_shows_a_banner_and_leads_back(page: Page, site: Api) -> None:
+    site.app.state.ctx.accounts.create(
+        _admin(), username="webfive", password=PASSWORD, contact_email="w5@example.com",
+        primary_domain="webfive.example.com",
+    )  # fmt: skip
+    log_in(page, site, "boss", PASSWORD)
+    page.goto(f"{site.url}/admin/users/webfive")
+    page.get_by_role("button", name="Log in as webfive").click()
+    assert page.url == f"{site.url}/panel"
+    banner = page.get_by_role("status").filter(has_text="Logged in as")
+    assert "webfive" in banner.inner_text() and "boss" in banner.inner_text()
+    check_accessible(page, "panel-login-as")
+    page.get_by_role("button", name="Back to boss").click()
+    assert page.url == f"{site.url}/admin/users"
+    with site.app.state.ctx.sessions() as db:
+        rows, _total = audit.search(db, target="webfive", action="login_as")
+    assert [(r.actor, r.result) for r in rows] == [("boss", "ok")]
+    assert rows[0].detail is not None and "boss logged in as webfive" in rows[0].detail

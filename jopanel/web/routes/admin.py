@@ -12,10 +12,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ...errors import JoPanelError
+from ...auth.sessions import Identity, Principal
+from ...db.session import session_scope
+from ...errors import Forbidden, JoPanelError
+from ...schemas.summary import AccountSummary
 from ..context import web_context
 from ..render import page, redirect
-from ..session import Csrf, StaffUser
+from ..session import Csrf, StaffUser, remember_staff_session, set_session_cookie
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -98,12 +101,135 @@ def user_detail(
     request: Request,
     principal: StaffUser,
     username: str,
-    done: Annotated[str, Query(max_length=32)] = "",
+    done: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
-    """An account's six documents, read from disk, and what can be done to it."""
+    """An account's six documents, read from disk, its history, and what can be done."""
+    return account_page(request, principal, username, done=done)
+
+
+def account_page(
+    request: Request,
+    principal: Principal,
+    username: str,
+    *,
+    done: str = "",
+    errors: dict[str, str] | None = None,
+    diff: list[dict[str, object]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     ctx = web_context(request)
     view = ctx.accounts.visible(principal, username)
-    return page(request, "admin/user.html", principal=principal, view=view, done=done)
+    history = ctx.accounts.read(principal, "user_history", username)
+    packages = [p["name"] for p in ctx.agent.execute("package_list", {}).data]
+    return page(
+        request, "admin/user.html", principal=principal, view=view, done=done,
+        history=history, packages=packages, errors=errors or {}, diff=diff,
+        status_code=status_code,
+    )  # fmt: skip
+
+
+def _failed(
+    request: Request, principal: Principal, username: str, exc: JoPanelError, field: str
+) -> HTMLResponse:
+    """The account page again, the reason next to the form that caused it."""
+    if exc.http_status >= 500:
+        raise exc
+    return account_page(request, principal, username, errors={field: exc.message})
+
+
+@router.post("/users/{username}/password", dependencies=[Csrf])
+def reset_password(
+    request: Request,
+    principal: StaffUser,
+    username: str,
+    password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    try:
+        web_context(request).accounts.reset_password(principal, username, password)
+    except JoPanelError as exc:
+        return _failed(request, principal, username, exc, "password")
+    return redirect(f"/admin/users/{username}?done=password+reset")
+
+
+@router.post("/users/{username}/package", dependencies=[Csrf])
+def change_package(
+    request: Request,
+    principal: StaffUser,
+    username: str,
+    package: Annotated[str, Form(max_length=32)],
+    revision: Annotated[str, Form(max_length=71)],
+) -> Response:
+    """Refused (412) when the account changed since the page was read."""
+    patch = {"account": {"package": package}}
+    try:
+        web_context(request).accounts.update(principal, username, patch, revision or None)
+    except JoPanelError as exc:
+        return _failed(request, principal, username, exc, "package")
+    return redirect(f"/admin/users/{username}?done=package+changed")
+
+
+@router.post("/users/{username}/delete", dependencies=[Csrf])
+def delete_user(
+    request: Request,
+    principal: StaffUser,
+    username: str,
+    confirm: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Only when the admin typed the account's name."""
+    if confirm != username:
+        return account_page(
+            request, principal, username,
+            errors={"confirm": f"type {username} to delete this account"},
+        )  # fmt: skip
+    web_context(request).accounts.delete(principal, username)
+    return redirect("/admin/users?deleted=" + username)
+
+
+@router.post("/users/{username}/rollback", dependencies=[Csrf])
+def rollback(
+    request: Request,
+    principal: StaffUser,
+    username: str,
+    seq: Annotated[int, Form(ge=1)],
+) -> Response:
+    try:
+        web_context(request).accounts.rollback(principal, username, seq)
+    except JoPanelError as exc:
+        return _failed(request, principal, username, exc, "history")
+    return redirect(f"/admin/users/{username}?done=rolled+back+to+revision+{seq}")
+
+
+@router.get("/users/{username}/diff")
+def diff(
+    request: Request,
+    principal: StaffUser,
+    username: str,
+    old: Annotated[int, Query(ge=1)],
+    new: Annotated[int, Query(ge=1)],
+) -> HTMLResponse:
+    rows = web_context(request).accounts.read(principal, "user_diff", username, old=old, new=new)
+    return account_page(request, principal, username, diff=rows)
+
+
+@router.post("/users/{username}/login-as", dependencies=[Csrf])
+def login_as(request: Request, principal: StaffUser, username: str) -> Response:
+    """A session as the account that names who opened it; the banner leads back."""
+    ctx = web_context(request)
+    if principal.impersonator:
+        raise Forbidden("already logged in as someone else")
+    view = ctx.accounts.visible(principal, username)
+    account = view["account"]
+    if account["status"] != "active":
+        raise Forbidden("this account is suspended", field="username")
+    identity = Identity(account["uid"], AccountSummary.of_view(view).created_at)
+    request.state.audit_detail = f"{principal.actor} logged in as {username}"
+    ip = getattr(request.state, "client_ip", None) or "unknown"
+    with session_scope(ctx.sessions) as db:
+        pair = ctx.auth.login_as(db, principal, username, identity, ip)
+    response = redirect("/panel")
+    remember_staff_session(response, request)
+    set_session_cookie(response, request, pair.session_id)
+    return response
 
 
 @router.post("/users/{username}/{action}", dependencies=[Csrf])

@@ -11,7 +11,13 @@ from ...db.session import session_scope
 from ...errors import Forbidden, NotAuthenticated, Throttled
 from ..context import web_context
 from ..render import page, redirect
-from ..session import SESSION_COOKIE, Csrf, clear_session_cookie, set_session_cookie
+from ..session import (
+    SESSION_COOKIE,
+    STAFF_COOKIE,
+    Csrf,
+    clear_session_cookie,
+    set_session_cookie,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,6 +62,7 @@ def login(
 def logout(request: Request) -> Response:
     ctx = web_context(request)
     session_id = request.cookies.get(SESSION_COOKIE, "")
+    principal = None
     if session_id:
         with session_scope(ctx.sessions) as db:
             try:
@@ -64,6 +71,13 @@ def logout(request: Request) -> Response:
                 principal = None
             if principal is not None:
                 ctx.auth.logout(db, principal)
+    staff_session = request.cookies.get(STAFF_COOKIE, "")
+    if staff_session and principal is not None and principal.impersonator:
+        # The end of a login-as: back to the staff login that opened it.
+        response = redirect("/admin/users")
+        set_session_cookie(response, request, staff_session)
+        response.delete_cookie(STAFF_COOKIE, path="/")
+        return response
     response = redirect("/login")
     clear_session_cookie(response)
     return response
