@@ -224,3 +224,39 @@ def test_login_as_shows_a_banner_and_leads_back(page: Page, site: Api) -> None:
         rows, _total = audit.search(db, target="webfive", action="login_as")
     assert [(r.actor, r.result) for r in rows] == [("boss", "ok")]
     assert rows[0].detail is not None and "boss logged in as webfive" in rows[0].detail
+
+
+def test_the_account_manages_its_domains_keys_and_password(page: Page, site: Api) -> None:
+    site.app.state.ctx.accounts.create(
+        _admin(), username="websix", password=PASSWORD, contact_email="w6@example.com",
+        primary_domain="websix.example.com",
+    )  # fmt: skip
+    log_in(page, site, "websix", PASSWORD)
+    page.get_by_label("New domain").fill("blog")
+    page.get_by_label("Kind").select_option("subdomain")
+    page.get_by_label("Parent (subdomains)").fill("websix.example.com")
+    page.get_by_role("button", name="Add domain").click()
+    assert page.get_by_role("status").inner_text() == "Done: domain added."
+    assert "blog.websix.example.com" in page.get_by_role("region", name="Domains").inner_text()
+    page.get_by_label("New domain").fill("websix.example.com")
+    page.get_by_role("button", name="Add domain").click()
+    assert page.locator("#err-domain").is_visible()
+    key = (
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBp7wqEX1D9oAgE2P9sMRTKqZV5mG+y5u+zPqJm5T8nK"
+        " websix@laptop"
+    )
+    page.get_by_label("Public key").fill(key)
+    page.get_by_role("button", name="Add key").click()
+    assert page.get_by_role("status").inner_text() == "Done: key added."
+    assert "SHA256:" in page.get_by_role("region", name="SSH keys").inner_text()
+    check_accessible(page, "panel-tools")
+    page.get_by_label("Current password").fill("not it")
+    page.get_by_label("New password (SFTP, SSH").fill("a brand new password")
+    page.get_by_role("button", name="Change password").click()
+    assert page.locator("#err-current").inner_text() == "the current password is wrong"
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password (SFTP, SSH").fill("a brand new password")
+    page.get_by_role("button", name="Change password").click()
+    assert page.url == f"{site.url}/login"
+    log_in(page, site, "websix", "a brand new password")
+    assert page.url == f"{site.url}/panel"
