@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from ..api.errors import jopanel_error_response
 from ..errors import JoPanelError
 from .render import error_page
-from .routes import admin, auth, panel
+from .routes import admin, auth, panel, system
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -27,6 +27,6 @@ def _error(request: Request, exc: Exception) -> Response:
 
 def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, admin, panel):
+    for module in (auth, admin, system, panel):
         app.include_router(module.router)
     app.add_exception_handler(JoPanelError, _error)

@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 CONSOLE_ERRORS: dict[int, list[str]] = {}
 FORBIDDEN = "403 (Forbidden)"
+NOT_FOUND = "404 (Not Found)"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 
@@ -260,3 +261,70 @@ def test_the_account_manages_its_domains_keys_and_password(page: Page, site: Api
     assert page.url == f"{site.url}/login"
     log_in(page, site, "websix", "a brand new password")
     assert page.url == f"{site.url}/panel"
+
+
+def test_packages_audit_and_dashboard(page: Page, site: Api) -> None:
+    log_in(page, site, "boss", PASSWORD)
+    check_accessible(page, "admin-dashboard-full")
+    assert "agent" in page.get_by_role("region", name="Services").inner_text()
+    page.goto(f"{site.url}/admin/packages")
+    page.get_by_label("Name", exact=True).fill("gold")
+    page.locator("form[action='/admin/packages'] input[name=disk_quota_mb]").fill("20480")
+    page.get_by_role("button", name="Create package").click()
+    assert page.get_by_role("status").inner_text() == "Done: package created."
+    assert '"disk_quota_mb": 20480' in (site.settings.etc_dir / "packages/gold.json").read_text()
+    page.locator("form[action='/admin/packages'] input[name=max_databases]").fill("lots")
+    page.get_by_label("Name", exact=True).fill("silver")
+    page.get_by_role("button", name="Create package").click()
+    assert "max_databases" in page.locator("#err-new").inner_text()
+    assert not (site.settings.etc_dir / "packages/silver.json").exists()
+    check_accessible(page, "admin-packages")
+    page.locator("summary", has_text="gold").click()
+    page.get_by_role("button", name="Delete gold").click()
+    assert page.get_by_role("status").inner_text() == "Done: package deleted."
+    page.goto(f"{site.url}/admin/audit?target=gold")
+    entries = page.get_by_role("region", name="Audit entries").inner_text()
+    assert "gold" in entries and "boss" in entries
+    check_accessible(page, "admin-audit")
+
+
+def test_a_reseller_sees_only_its_own_accounts(page: Page, site: Api) -> None:
+    ctx = site.app.state.ctx
+    ctx.staff.create("resweb", PASSWORD, "reseller")
+    from jopanel.auth.sessions import Principal
+
+    reseller = Principal(username="resweb", role="reseller", session_id="test")
+    ctx.accounts.create(
+        reseller, username="byresweb", password=PASSWORD, contact_email="r@example.com",
+        primary_domain="byresweb.example.com",
+    )  # fmt: skip
+    log_in(page, site, "resweb", PASSWORD)
+    page.goto(f"{site.url}/admin/users")
+    table = page.get_by_role("region", name="Accounts").inner_text()
+    assert "byresweb" in table and "webone" not in table
+    response = page.goto(f"{site.url}/admin/users/webthree")
+    assert response is not None and response.status == 404
+    errors = CONSOLE_ERRORS[id(page)]
+    assert errors == [
+        "Failed to load resource: the server responded with a status of 404 (Not Found)"
+    ]
+    errors.clear()
+    response = page.goto(f"{site.url}/admin/audit")
+    assert response is not None and response.status == 403
+    CONSOLE_ERRORS[id(page)].clear()
+
+
+def test_an_unreachable_agent_shows_a_banner(page: Page, site: Api, tmp_path: Path) -> None:
+    """The same database and logins, an agent socket with nothing behind it."""
+    settings = site.settings.model_copy(update={"agent_socket": tmp_path / "no-agent.sock"})
+    app = make_app(settings, engine=site.app.state.ctx.engine, migrate=False)
+    with serving(app) as url:
+        page.goto(f"{url}/login")
+        page.get_by_label("Username").fill("boss")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        response = page.goto(f"{url}/admin/users/webone")
+        assert response is not None and response.status == 503
+        banner = page.get_by_role("alert")
+        assert "agent is not reachable" in banner.inner_text()
+    CONSOLE_ERRORS[id(page)].clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from ...agent.server import socket_in_use
 from ...db import audit
 from ...db.session import session_scope
 from ...errors import JoPanelError
+from ...hostinfo import host_load
 from ..deps import Admin, Ctx
 from ..schemas import (
     AuditOut,
@@ -64,17 +64,6 @@ def audit_logs(
     return AuditPage(items=items, total=total, page=page, per_page=per_page)
 
 
-def _meminfo() -> dict[str, int]:
-    values: dict[str, int] = {}
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            values[key] = int(rest.split()[0]) // 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return values
-
-
 @router.get(
     "/api/admin/system/load",
     name="system.load",
@@ -82,21 +71,7 @@ def _meminfo() -> dict[str, int]:
     responses=error_responses(401, 403),
 )
 def system_load(principal: Admin) -> LoadOut:
-    load_1, load_5, load_15 = os.getloadavg()
-    memory = _meminfo()
-    try:
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        uptime = 0.0
-    return LoadOut(
-        load_1=load_1,
-        load_5=load_5,
-        load_15=load_15,
-        cpu_count=os.cpu_count() or 1,
-        memory_total_mb=memory.get("MemTotal", 0),
-        memory_available_mb=memory.get("MemAvailable", 0),
-        uptime_seconds=uptime,
-    )
+    return LoadOut(**host_load().row())
 
 
 def agent_alive(socket_path: Path) -> bool:

@@ -13,8 +13,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ...auth.sessions import Identity, Principal
+from ...db import audit
 from ...db.session import session_scope
 from ...errors import Forbidden, JoPanelError
+from ...hostinfo import disk_usage, host_load
 from ...schemas.summary import AccountSummary
 from ..context import web_context
 from ..render import page, redirect
@@ -28,7 +30,8 @@ StatusFilter = Literal["", "active", "suspended"]
 
 @router.get("")
 def dashboard(request: Request, principal: StaffUser) -> HTMLResponse:
-    """Accounts by status (from the index) and, for admins, the latest audit entries."""
+    """Accounts by status (from the index); for admins also the server's load, memory,
+    disk and services, and the latest audit entries."""
     ctx = web_context(request)
     counts = {}
     for status in ("active", "suspended"):
@@ -36,7 +39,20 @@ def dashboard(request: Request, principal: StaffUser) -> HTMLResponse:
             principal, search=None, status=status, package=None, page=1, per_page=1
         )
         counts[status] = total
-    return page(request, "admin/dashboard.html", principal=principal, counts=counts)
+    host: dict[str, object] = {}
+    recent: list[object] = []
+    services: list[dict[str, object]] = []
+    if principal.role == "admin":
+        host = host_load().row()
+        host["disk_used_mb"], host["disk_total_mb"] = disk_usage(ctx.settings.root)
+        services = ctx.agent.execute("service_status", {}, actor=principal.actor).data
+        ctx.accounts.sync_audit()
+        with session_scope(ctx.sessions) as db:
+            recent = list(audit.search(db, per_page=8)[0])
+    return page(
+        request, "admin/dashboard.html", principal=principal, counts=counts, host=host,
+        services=services, recent=recent,
+    )  # fmt: skip
 
 
 @router.get("/users")
