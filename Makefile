@@ -34,6 +34,7 @@ bench: $(STAMP) system
 	$(BIN)/python -m bench.hosting_bench
 	$(BIN)/python -m bench.migrate_bench
 	$(BIN)/python -m bench.login_bench
+	$(BIN)/python -m bench.web_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,19 @@ def host_load() -> HostLoad:
         memory_total_mb=memory.get("MemTotal", 0),
         memory_available_mb=memory.get("MemAvailable", 0), uptime_seconds=uptime,
     )  # fmt: skip
+
+
+def server_address() -> tuple[str, str]:
+    """This server's name and the address it resolves to (what an account points its
+    domains at), from the system's own resolver; no packet is sent."""
+    name = socket.getfqdn()
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return name, ""
+    addresses = [str(info[4][0]) for info in infos]
+    public = [a for a in addresses if not a.startswith(("127.", "::1"))]
+    return name, (public or addresses or [""])[0]
 
 
 def disk_usage(path: Path) -> tuple[int, int]:

@@ -118,7 +118,8 @@ class AuditMiddleware:
             action=str(action),
             target=str(target) if target else None,
             ip=state.get("client_ip"),
-            result=result_of(status),
+            # A page that shows a refusal in a form answers 200: it says so itself.
+            result=str(state.get("audit_result") or result_of(status)),
             detail=detail,
         )
 

@@ -41,6 +41,18 @@ def page(
     return response
 
 
+def note_refusal(request: Request, exc: JoPanelError | str) -> None:
+    """A form shown again with its error answers 200; the audit still records the
+    refusal (denied, throttled or failed) and why."""
+    if isinstance(exc, str):
+        result, message = "failed", exc
+    else:
+        result = {401: "denied", 403: "denied", 429: "throttled"}.get(exc.http_status, "failed")
+        message = str(exc)
+    request.state.audit_result = result
+    request.state.audit_detail = message[:500]
+
+
 def redirect(url: str) -> RedirectResponse:
     """After a POST: see the result with a GET (303), never re-post on reload."""
     return RedirectResponse(url, status_code=303)

@@ -242,6 +242,9 @@ def test_the_account_manages_its_domains_keys_and_password(page: Page, site: Api
     page.get_by_label("New domain").fill("websix.example.com")
     page.get_by_role("button", name="Add domain").click()
     assert page.locator("#err-domain").is_visible()
+    with site.app.state.ctx.sessions() as db:  # the refusal shown in the form is audited
+        rows, _total = audit.search(db, target="websix", action="add_domain")
+    assert [r.result for r in rows] == ["failed", "ok"]
     key = (
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBp7wqEX1D9oAgE2P9sMRTKqZV5mG+y5u+zPqJm5T8nK"
         " websix@laptop"
@@ -328,3 +331,22 @@ def test_an_unreachable_agent_shows_a_banner(page: Page, site: Api, tmp_path: Pa
         banner = page.get_by_role("alert")
         assert "agent is not reachable" in banner.inner_text()
     CONSOLE_ERRORS[id(page)].clear()
+
+
+def test_a_logged_in_post_without_the_csrf_token_changes_nothing(site: Api) -> None:
+    with httpx.Client(base_url=site.url) as client:
+        client.get("/login")
+        token = client.cookies.get("jopanel_csrf") or ""
+        logged_in = client.post(
+            "/login", data={"username": "boss", "password": PASSWORD, "csrf_token": token}
+        )
+        assert logged_in.status_code == 303
+        body = {"username": "nocsrf", "password": PASSWORD, "contact_email": "n@example.com",
+                "primary_domain": "nocsrf.example.com"}  # fmt: skip
+        refused = client.post("/admin/users", data=body)
+        assert refused.status_code == 403
+        assert client.post("/admin/users", data={**body, "csrf_token": "x" * 43}).status_code == 403
+        assert not (site.settings.users_dir / "nocsrf").exists()
+        # The same request with the token goes through: the refusal was the token's.
+        accepted = client.post("/admin/users", data={**body, "csrf_token": token})
+        assert accepted.status_code == 303 and (site.settings.users_dir / "nocsrf").exists()

@@ -19,7 +19,7 @@ from ...errors import Forbidden, JoPanelError
 from ...hostinfo import disk_usage, host_load
 from ...schemas.summary import AccountSummary
 from ..context import web_context
-from ..render import page, redirect
+from ..render import note_refusal, page, redirect
 from ..session import Csrf, StaffUser, remember_staff_session, set_session_cookie
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -100,6 +100,7 @@ def create_user(
     except JoPanelError as exc:
         if exc.http_status >= 500:
             raise
+        note_refusal(request, exc)
         rows, total = ctx.accounts.search(
             principal, search=None, status=None, package=None, page=1, per_page=PER_PAGE
         )
@@ -150,6 +151,7 @@ def _failed(
     """The account page again, the reason next to the form that caused it."""
     if exc.http_status >= 500:
         raise exc
+    note_refusal(request, exc)
     return account_page(request, principal, username, errors={field: exc.message})
 
 
@@ -193,6 +195,7 @@ def delete_user(
 ) -> Response:
     """Only when the admin typed the account's name."""
     if confirm != username:
+        note_refusal(request, "the account's name was not typed")
         return account_page(
             request, principal, username,
             errors={"confirm": f"type {username} to delete this account"},

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ...db.session import session_scope
 from ...errors import Forbidden, NotAuthenticated, Throttled
 from ..context import web_context
-from ..render import page, redirect
+from ..render import note_refusal, page, redirect
 from ..session import (
     SESSION_COOKIE,
     STAFF_COOKIE,
@@ -52,6 +52,7 @@ def login(
             pair = ctx.auth.login(db, username, password, ip)
     except (NotAuthenticated, Forbidden, Throttled) as exc:
         # The form again, with the reason next to it (a page, not an API error status).
+        note_refusal(request, exc)
         return page(request, "login.html", username=username, error=exc.message)
     response = redirect(home_of(pair.role))
     set_session_cookie(response, request, pair.session_id)

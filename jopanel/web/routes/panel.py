@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from ...auth.sessions import Principal
 from ...errors import JoPanelError
+from ...hostinfo import server_address
 from ..context import web_context
-from ..render import page, redirect
+from ..render import note_refusal, page, redirect
 from ..session import AccountUser, Csrf, clear_session_cookie
 
 router = APIRouter(prefix="/panel", include_in_schema=False)
@@ -34,7 +35,7 @@ def panel_page(
     return page(
         request, "panel/overview.html", principal=principal,
         view=ctx.accounts.visible(principal, name), stats=ctx.accounts.stats(principal, name),
-        domains=ctx.accounts.read(principal, "domain_list", name),
+        domains=ctx.accounts.read(principal, "domain_list", name), server=server_address(),
         keys=ctx.accounts.read(principal, "ssh_key_list", name),
         done=done, errors=errors or {}, form=form or {},
     )  # fmt: skip
@@ -55,11 +56,13 @@ def _change(
     done: str,
     form: dict[str, str] | None = None,
 ) -> Response:
+    request.state.audit_target = principal.username
     try:
         web_context(request).accounts.account_op(principal, op, payload)
     except JoPanelError as exc:
         if exc.http_status >= 500:
             raise
+        note_refusal(request, exc)
         return panel_page(request, principal, errors={field: exc.message}, form=form)
     return redirect(f"/panel?done={done}")
 
@@ -131,6 +134,7 @@ def change_password(
     except JoPanelError as exc:
         if exc.http_status >= 500:
             raise
+        note_refusal(request, exc)
         return panel_page(request, principal, errors={"password": exc.message})
     response = redirect("/login")
     clear_session_cookie(response)

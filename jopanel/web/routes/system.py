@@ -16,7 +16,7 @@ from ...db.session import session_scope
 from ...errors import Forbidden, JoPanelError
 from ...schemas.account import LIMIT_FIELDS
 from ..context import web_context
-from ..render import page, redirect
+from ..render import note_refusal, page, redirect
 from ..session import Csrf, StaffUser, current_user
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -80,6 +80,7 @@ def create_package(
     values: PackageValues,
     name: Annotated[str, Form(max_length=32)],
 ) -> Response:
+    request.state.audit_target = name
     return _package_op(request, principal, "package_create", name, values, "package+created")
 
 
@@ -97,6 +98,7 @@ def delete_package(request: Request, principal: AdminUser, name: str) -> Respons
     except JoPanelError as exc:
         if exc.http_status >= 500:
             raise
+        note_refusal(request, exc)
         return _packages_page(request, principal, errors={f"delete-{name}": exc.message})
     return redirect("/admin/packages?done=package+deleted")
 
@@ -116,6 +118,7 @@ def _package_op(
     except JoPanelError as exc:
         if exc.http_status >= 500:
             raise
+        note_refusal(request, exc)
         key = "new" if op == "package_create" else name
         form = {k: str(v) for k, v in values.items()} | {"name": name}
         return _packages_page(request, principal, errors={key: str(exc)}, form=form)
