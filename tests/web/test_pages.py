@@ -350,3 +350,21 @@ def test_a_logged_in_post_without_the_csrf_token_changes_nothing(site: Api) -> N
         # The same request with the token goes through: the refusal was the token's.
         accepted = client.post("/admin/users", data={**body, "csrf_token": token})
         assert accepted.status_code == 303 and (site.settings.users_dir / "nocsrf").exists()
+
+
+def test_keyboard_only_login_and_navigation(page: Page, site: Api) -> None:
+    """The skip link, the form and the navigation work with the keyboard alone."""
+    page.goto(f"{site.url}/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the brand link, then the username field
+    assert page.evaluate("document.activeElement.id") == "username"
+    page.keyboard.type("boss")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site.url}/admin")
+    page.get_by_role("link", name="Accounts").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site.url}/admin/users")
