@@ -296,7 +296,7 @@ class AccountService:
         else:
             self.visible(principal, username)
         if op in GUARDED:
-            self._guard_staff_account(principal, username, GUARDED[op])
+            self.guard_staff_account(principal, username, GUARDED[op])
         before = self.freshness.stamp()
         try:
             result = self.agent.execute(op, payload, actor=principal.actor, dry_run=dry_run)
@@ -369,7 +369,7 @@ class AccountService:
         view: dict[str, Any] = self.change(principal, "update_user_config", payload).data
         return view
 
-    def _guard_staff_account(self, principal: Principal, username: str, what: str) -> None:
+    def guard_staff_account(self, principal: Principal, username: str, what: str) -> None:
         """An account that carries a panel role (a V1 reseller) is an admin's to manage:
         its password or existence would hand over that role's accounts."""
         if principal.role != "admin" and self._staff_row(username) is not None:

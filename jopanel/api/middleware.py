@@ -55,6 +55,12 @@ class AuditMiddleware:
         state["client_ip"] = ctx.client_address(
             peer[0] if peer else None, headers.get("x-forwarded-for")
         )
+        # TLS ended at a trusted proxy in front (the web UI's cookies are then Secure).
+        state["forwarded_tls"] = bool(
+            peer
+            and ctx.client_address.is_trusted(peer[0])
+            and headers.get("x-forwarded-proto", "").lower() == "https"
+        )
         # One id per request: the audit row carries it, and so does every agent op (and
         # its journal line) the request causes, so the table keeps one row per change.
         state["request_id"] = secrets.token_hex(16)

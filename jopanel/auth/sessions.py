@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import secrets
 import threading
@@ -164,6 +165,10 @@ class TokenSigner:
         self._secret = secret
         self.access_ttl = access_ttl
 
+    def mac(self, value: str) -> str:
+        """A keyed digest of `value` (the web UI's CSRF token of a login session)."""
+        return hmac.new(self._secret, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
     def issue(self, session: AuthSession, now: datetime | None = None) -> str:
         now = now or utcnow()
         claims: dict[str, Any] = {
@@ -277,7 +282,7 @@ class ClientAddress:
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self.trusted = _networks(trusted_proxies)
 
-    def _is_trusted(self, address: str) -> bool:
+    def is_trusted(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -286,7 +291,7 @@ class ClientAddress:
 
     def __call__(self, peer: str | None, forwarded_for: str | None) -> str:
         peer = peer or "unknown"
-        if not forwarded_for or not self._is_trusted(peer):
+        if not forwarded_for or not self.is_trusted(peer):
             return peer
         # Walk right to left: the nearest hop not itself a trusted proxy is the client.
         hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
@@ -295,7 +300,7 @@ class ClientAddress:
                 ipaddress.ip_address(hop)
             except ValueError:
                 return peer  # a malformed chain: believe only the socket
-            if not self._is_trusted(hop):
+            if not self.is_trusted(hop):
                 return hop
         return hops[0] if hops else peer
 

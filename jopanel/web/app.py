@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api.errors import jopanel_error_response
 from ..errors import JoPanelError
@@ -25,7 +26,34 @@ def _error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc)
 
 
+class NoFraming:
+    """Pages may not be framed by another site (clickjacking of one-click forms)."""
+
+    HEADERS = [
+        (b"x-frame-options", b"DENY"),
+        (b"content-security-policy", b"frame-ancestors 'none'"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def install_web(app: FastAPI) -> None:
+    app.add_middleware(NoFraming)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (auth, admin, system, panel):
         app.include_router(module.router)

@@ -39,7 +39,8 @@ class LoginRequired(JoPanelError):
 
 
 def is_tls(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Served over TLS: directly, or by a trusted proxy that says so."""
+    return request.url.scheme == "https" or bool(getattr(request.state, "forwarded_tls", False))
 
 
 def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
@@ -63,7 +64,12 @@ def remember_staff_session(response: Response, request: Request) -> None:
 
 
 def csrf_token(request: Request) -> str:
-    """This browser's CSRF token (made on first use; the page sets the cookie)."""
+    """This browser's CSRF token. Logged in: a keyed digest of its login session (a
+    token planted from a sibling site cannot match it, and it changes at every login).
+    Before login: a random token in its own cookie (the page sets it)."""
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if session_id:
+        return web_context(request).auth.signer.mac(f"csrf:{session_id}")
     token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
     if not token:
         token = secrets.token_urlsafe(32)
@@ -72,7 +78,7 @@ def csrf_token(request: Request) -> str:
 
 
 def remember_csrf(request: Request, response: Response) -> None:
-    """Set the CSRF cookie when this request made a new token."""
+    """Set the pre-login CSRF cookie when this request made a new token."""
     token = getattr(request.state, "new_csrf", None)
     if token:
         response.set_cookie(
@@ -82,8 +88,12 @@ def remember_csrf(request: Request, response: Response) -> None:
 
 
 async def check_csrf(request: Request) -> None:
-    """Refuse a state-changing request whose CSRF token does not match the cookie."""
-    expected = request.cookies.get(CSRF_COOKIE, "")
+    """Refuse a state-changing request whose CSRF token is not this browser's."""
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if session_id:
+        expected = web_context(request).auth.signer.mac(f"csrf:{session_id}")
+    else:
+        expected = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         form = await request.form()

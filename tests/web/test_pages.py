@@ -82,6 +82,8 @@ def check_accessible(page: Page, name: str) -> None:
 
 
 def test_anonymous_visitor_is_sent_to_login(page: Page, site: Api) -> None:
+    response = page.goto(f"{site.url}/login")
+    assert response is not None and response.headers["x-frame-options"] == "DENY"
     page.goto(f"{site.url}/admin/users")
     assert page.url == f"{site.url}/login"
     check_accessible(page, "login")
@@ -258,6 +260,9 @@ def test_the_account_manages_its_domains_keys_and_password(page: Page, site: Api
     page.get_by_label("New password (SFTP, SSH").fill("a brand new password")
     page.get_by_role("button", name="Change password").click()
     assert page.locator("#err-current").inner_text() == "the current password is wrong"
+    with site.app.state.ctx.sessions() as db:  # the refused change is audited as such
+        rows, _total = audit.search(db, target="websix", action="change_password")
+    assert [r.result for r in rows] == ["failed"]
     page.get_by_label("Current password").fill(PASSWORD)
     page.get_by_label("New password (SFTP, SSH").fill("a brand new password")
     page.get_by_role("button", name="Change password").click()
@@ -347,8 +352,12 @@ def test_a_logged_in_post_without_the_csrf_token_changes_nothing(site: Api) -> N
         assert refused.status_code == 403
         assert client.post("/admin/users", data={**body, "csrf_token": "x" * 43}).status_code == 403
         assert not (site.settings.users_dir / "nocsrf").exists()
-        # The same request with the token goes through: the refusal was the token's.
-        accepted = client.post("/admin/users", data={**body, "csrf_token": token})
+        # Logged in, the token is the session's own (the pre-login cookie no longer
+        # counts); with it the same request goes through: the refusal was the token's.
+        assert client.post("/admin/users", data={**body, "csrf_token": token}).status_code == 403
+        form = client.get("/admin/users").text
+        session_token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        accepted = client.post("/admin/users", data={**body, "csrf_token": session_token})
         assert accepted.status_code == 303 and (site.settings.users_dir / "nocsrf").exists()
 
 

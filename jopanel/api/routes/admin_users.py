@@ -202,6 +202,7 @@ def login_as(username: str, principal: Staff, ctx: Ctx, ip: ClientIp, request: R
     if principal.impersonator:
         raise Forbidden("already logged in as someone else")
     view = ctx.accounts.visible(principal, username)
+    ctx.accounts.guard_staff_account(principal, username, "log in as")
     account = view["account"]
     if account["status"] != "active":
         raise Forbidden("this account is suspended", field="username")

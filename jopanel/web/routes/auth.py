@@ -56,6 +56,7 @@ def login(
         return page(request, "login.html", username=username, error=exc.message)
     response = redirect(home_of(pair.role))
     set_session_cookie(response, request, pair.session_id)
+    response.delete_cookie(STAFF_COOKIE, path="/")  # no login-as survives a new login
     return response
 
 
@@ -71,14 +72,22 @@ def logout(request: Request) -> Response:
             except NotAuthenticated:
                 principal = None
             if principal is not None:
+                request.state.audit_actor = principal.actor
                 ctx.auth.logout(db, principal)
     staff_session = request.cookies.get(STAFF_COOKIE, "")
     if staff_session and principal is not None and principal.impersonator:
-        # The end of a login-as: back to the staff login that opened it.
-        response = redirect("/admin/users")
-        set_session_cookie(response, request, staff_session)
-        response.delete_cookie(STAFF_COOKIE, path="/")
-        return response
+        # The end of a login-as: back to the staff login that opened it, if it is still
+        # live and is who opened it.
+        with session_scope(ctx.sessions) as db:
+            try:
+                staff = ctx.auth.session_principal(db, staff_session)
+            except NotAuthenticated:
+                staff = None
+        if staff is not None and staff.actor == principal.impersonator:
+            response = redirect("/admin/users")
+            set_session_cookie(response, request, staff_session)
+            response.delete_cookie(STAFF_COOKIE, path="/")
+            return response
     response = redirect("/login")
     clear_session_cookie(response)
     return response

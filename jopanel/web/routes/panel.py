@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ...auth.sessions import Principal
-from ...errors import JoPanelError
+from ...errors import JoPanelError, Throttled
 from ...hostinfo import server_address
 from ..context import web_context
 from ..render import note_refusal, page, redirect
@@ -124,11 +124,21 @@ def change_password(
     too, so the next page is the login."""
     ctx = web_context(request)
     ip = getattr(request.state, "client_ip", None) or "unknown"
-    if (
-        principal.impersonator is None
-        and not ctx.accounts.verify(principal.username, current, ip).ok
-    ):
-        return panel_page(request, principal, errors={"current": "the current password is wrong"})
+    request.state.audit_target = principal.username
+    if principal.impersonator is None:
+        # The account proves it knows its password (an admin's login-as need not); the
+        # login throttle counts each try, so a stolen cookie cannot guess it quietly.
+        try:
+            ctx.auth.throttle.attempt(principal.username, ip)
+        except Throttled as exc:
+            note_refusal(request, exc)
+            return panel_page(request, principal, errors={"current": exc.message})
+        if not ctx.accounts.verify(principal.username, current, ip).ok:
+            note_refusal(request, "the current password is wrong")
+            return panel_page(
+                request, principal, errors={"current": "the current password is wrong"}
+            )
+        ctx.auth.throttle.success(principal.username, ip)
     try:
         ctx.accounts.reset_password(principal, principal.username, password)
     except JoPanelError as exc:
