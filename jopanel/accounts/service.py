@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..agent.client import Agent
 from ..agent.registry import OpResult
-from ..auth.sessions import AccountCheck, Identity, Principal, revoke_sessions
+from ..auth.sessions import STAFF_ROLES, AccountCheck, Identity, Principal, revoke_sessions
 from ..db.audit import sync_journal
 from ..db.index import (
     SOURCE_KEY,
@@ -42,13 +42,7 @@ from ..settings import Settings
 
 log = logging.getLogger("jopanel.accounts")
 
-STAFF_ROLES = ("admin", "reseller")
 DEFAULT_OWNER = "admin"
-
-
-def summary_of(view: Mapping[str, Any]) -> dict[str, Any]:
-    """The index row of an account, from its documents as the agent returned them."""
-    return AccountSummary.of_view(dict(view)).row()
 
 
 def may_see(principal: Principal, account: Mapping[str, Any]) -> bool:
@@ -68,10 +62,6 @@ GUARDED = {
     "set_password": "reset the password of",
     "delete_user": "delete",
 }
-
-
-def _is_view(data: Any) -> bool:
-    return isinstance(data, dict) and "account" in data and "revision" in data
 
 
 def cli_principal() -> Principal:
@@ -310,9 +300,7 @@ class AccountService:
             self.revoke(username, drop_role=True)
             self.after_change(before, remove=username)
             return result
-        summary = result.account
-        if summary is None and _is_view(result.data):
-            summary = AccountSummary.of_view(result.data)
+        summary = result.account  # ops that change an account answer with its summary
         if summary is None and before != self.freshness.stamp():  # written, not summarised
             summary = AccountSummary.of_view(self.get(username, principal.actor))
         if summary is not None:

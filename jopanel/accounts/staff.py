@@ -9,21 +9,20 @@ the login-as sessions it opened.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import validate
 from ..agent.client import Agent
 from ..auth.passwords import MAX_PASSWORD_CHARS, hash_login_password
-from ..auth.sessions import revoke_sessions
-from ..db.models import AuthSession, PanelUser
+from ..auth.sessions import STAFF_ROLES, revoke_sessions
+from ..db.models import PanelUser
 from ..db.session import session_scope
 from ..errors import Conflict, NotFound, ValidationFailed
 
-STAFF_ROLES = ("admin", "reseller")
 MIN_PASSWORD_CHARS = 8
 
 
@@ -63,11 +62,7 @@ def _end_sessions(db: Session, username: str) -> None:
     """The login's own sessions and every login-as session it opened (not the
     impersonated accounts' own sessions)."""
     revoke_sessions(db, username)
-    db.execute(
-        update(AuthSession)
-        .where(AuthSession.impersonator == username, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
+    revoke_sessions(db, opened_by=username)
 
 
 class StaffLogins:

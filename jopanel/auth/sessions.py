@@ -546,19 +546,25 @@ class AuthService:
             row = db.scalar(select(PanelUser).where(PanelUser.username == name))
             if row is None or row.status != "active":
                 raise NotAuthenticated(f"session ended: login {name!r} is gone or suspended")
-            if name == session.username and row.role != session.role:
-                raise NotAuthenticated("session ended: the login's role changed")
-        if session.role in STAFF_ROLES and session.account_uid is None:
-            row = db.scalar(select(PanelUser).where(PanelUser.username == session.username))
-            if row is not None and row.password_hash is None:
-                raise NotAuthenticated("session ended")
+            if name == session.username and (
+                row.role != session.role
+                # a staff session opened with a password must still have one of its own
+                or (session.account_uid is None and row.password_hash is None)
+            ):
+                raise NotAuthenticated("session ended: the login changed")
 
 
-def revoke_sessions(db: Session, username: str) -> int:
-    """End every live session of `username` (suspension, deletion, a new password)."""
+def revoke_sessions(
+    db: Session, username: str | None = None, *, opened_by: str | None = None
+) -> int:
+    """End every live session of `username` (suspension, deletion, a new password), or
+    every login-as session the staff login `opened_by` opened."""
+    if (username is None) == (opened_by is None):
+        raise ValueError("name either username or opened_by")
+    column = AuthSession.username if username is not None else AuthSession.impersonator
     result = db.execute(
         update(AuthSession)
-        .where(AuthSession.username == username, AuthSession.revoked_at.is_(None))
+        .where(column == (username or opened_by), AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)

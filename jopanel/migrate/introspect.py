@@ -4,7 +4,7 @@ V1 databases come in two known shapes, and probably variations of both:
 
 - ``orm``: what V1's Go backend (GORM) created: only ``users`` and ``packages``, no
   ``users.package_id``, soft deletes through ``deleted_at``, varchar(191)/longtext columns.
-- ``documented``: ../shared/v1/schema.sql: ``users.package_id``, a ``status`` enum with
+- ``documented``: V1's published schema.sql: ``users.package_id``, a ``status`` enum with
   ``pending``, ``packages.max_ftp``, ``domains`` and ``ftp_accounts``; ``databases`` only
   where it was created quoted (it is a reserved word).
 
