@@ -10,6 +10,8 @@ from ..errors import Conflict
 from ..schemas import NOLOGIN_SHELL, UserConfig
 from ..system.accounts import HOME_MODE
 from .context import AgentContext
+from .cron_state import plan_cron
+from .databases import plan_databases
 from .drift import Drift
 from .hosting import Hosting
 
@@ -87,6 +89,8 @@ def plan_drift(
         )
     # Web, PHP and SSH state last: the fixes above create the user and home they need.
     drift += (hosting or Hosting(ctx)).plan_changes(config)
+    drift += plan_cron(ctx, config)
+    drift += plan_databases(ctx, config)
     return drift
 
 

@@ -28,7 +28,15 @@ from ..web.app import install_web
 from .context import ApiContext
 from .errors import install_handlers
 from .middleware import AuditMiddleware, BodyLimitMiddleware
-from .routes import admin_packages, admin_system, admin_users, auth, user, user_hosting
+from .routes import (
+    admin_packages,
+    admin_system,
+    admin_users,
+    auth,
+    user,
+    user_cron,
+    user_hosting,
+)
 from .schemas import error_responses
 
 DESCRIPTION = """\
@@ -109,7 +117,15 @@ def create_app(
         BodyLimitMiddleware, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
     )
     app.add_middleware(AuditMiddleware, context=lambda: ctx)
-    for module in (auth, admin_users, admin_packages, admin_system, user, user_hosting):
+    for module in (
+        auth,
+        admin_users,
+        admin_packages,
+        admin_system,
+        user,
+        user_hosting,
+        user_cron,
+    ):
         # Our 422 body everywhere, in place of FastAPI's default HTTPValidationError.
         app.include_router(module.router, responses=error_responses(422))
     install_web(app)  # the pages, on the same context and services

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Annotated
@@ -10,7 +11,7 @@ import click
 import typer
 
 from ..errors import JoPanelError
-from . import admin, domains, packages, serve, ssh_keys, system, users
+from . import admin, cron, domains, packages, serve, ssh_keys, system, users
 from .migrate import migrate_v1
 from .output import CliState
 
@@ -24,6 +25,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(packages.app, name="package")
 app.add_typer(domains.app, name="domain")
 app.add_typer(ssh_keys.app, name="ssh-key")
+app.add_typer(cron.app, name="cron")
 app.command("rebuild")(system.rebuild)
 app.command("init")(system.init)
 app.command("reconcile")(system.reconcile)
@@ -44,7 +46,34 @@ def main(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
-    ctx.obj = CliState(root=root, as_json=as_json)
+    ctx.obj = CliState(
+        root=root,
+        as_json=as_json,
+        require_initialised=ctx.invoked_subcommand not in SETS_UP_ITS_ROOT,
+    )
+
+
+# Verbs that prepare the root themselves; every other verb refuses an uninitialised one.
+SETS_UP_ITS_ROOT = frozenset({"init", "demo", "agent", "migrate-v1"})
+USAGE_EXIT = 2
+
+
+def fail(message: str, code: str, exit_code: int, field: str | None = None) -> None:
+    """The one way the CLI reports a failure: one line on stderr (JSON with --json)."""
+    if "--json" in sys.argv[1:]:
+        line = json.dumps({"error": code, "detail": message, "field": field})
+    else:
+        line = f"jopanel: {message}"
+    sys.stderr.write(" ".join(line.split()) + "\n")
+    sys.exit(exit_code)
+
+
+def usage_message(exc: click.UsageError) -> str:
+    """click's message on one line, with the help command of the verb that was mistyped."""
+    message = exc.format_message().rstrip(".")
+    if exc.ctx is not None:
+        return f"{message} (see `{exc.ctx.command_path} --help`)"
+    return message
 
 
 def run() -> None:
@@ -57,15 +86,16 @@ def run() -> None:
             sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        if not exc.format_message():  # a bare group: typer has printed its help already
+            sys.exit(USAGE_EXIT)
+        fail(usage_message(exc), "usage", USAGE_EXIT)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        fail(exc.format_message(), "usage", exc.exit_code)
     except click.exceptions.Abort:
-        sys.stderr.write("jopanel: aborted\n")
-        sys.exit(1)
+        fail("aborted", "aborted", 1)
     except JoPanelError as exc:
-        sys.stderr.write(f"jopanel: {exc}\n")
-        sys.exit(exc.exit_code)
+        fail(str(exc), exc.code, exc.exit_code, exc.field)
     except KeyboardInterrupt:
         sys.exit(130)
 

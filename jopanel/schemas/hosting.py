@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from .. import validate
+from .. import cronspec, validate
 from .base import AbsPath, ConfigModel, Domain, RelPath, SshKey, checked
+from .databases import Databases
 
 PHP_VERSION_RE = r"^[5-9]\.[0-9]{1,2}$"
-CRON_FIELD_RE = re.compile(
-    r"^[0-9*/,\-]{1,40}$|^@(reboot|yearly|annually|monthly|weekly|daily|hourly)$"
-)
 
 
 class _Strict(BaseModel):
@@ -86,19 +83,13 @@ class Ftp(_Strict):
     enabled: bool = False
 
 
-def _cron_schedule(value: str) -> str:
-    fields = value.split(" ")
-    if len(fields) == 1 and CRON_FIELD_RE.fullmatch(fields[0]) and fields[0].startswith("@"):
-        return value
-    if len(fields) != 5 or not all(CRON_FIELD_RE.fullmatch(f) for f in fields):
-        raise ValueError("must be five cron fields separated by single spaces, or @daily etc.")
-    return value
-
-
 class CronJob(_Strict):
+    """One job; the rules (ranges, no @reboot, no control characters or env lines) are
+    in jopanel/cronspec.py, shared with the op payloads and the crontab writer."""
+
     id: str = Field(pattern=r"^[a-z0-9]{1,32}$")
-    schedule: Annotated[str, AfterValidator(_cron_schedule)]
-    command: str = Field(min_length=1, max_length=1000, pattern=r"^[^\x00-\x1f\x7f%]+$")
+    schedule: Annotated[str, AfterValidator(cronspec.check_schedule)]
+    command: Annotated[str, Field(max_length=1000), AfterValidator(cronspec.check_command)]
 
 
 class Cron(_Strict):
@@ -114,6 +105,7 @@ class Services(ConfigModel):
     nodejs: NodeJs = NodeJs()
     ftp: Ftp = Ftp()
     cron: Cron = Cron()
+    databases: Databases = Databases()
 
 
 class Ssh(ConfigModel):

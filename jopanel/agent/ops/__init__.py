@@ -2,7 +2,10 @@
 
 from . import (  # noqa: F401
     adopt,
+    cron,
+    databases,
     domains,
+    files,
     history,
     index,
     logins,
