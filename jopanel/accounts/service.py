@@ -350,6 +350,8 @@ class AccountService:
                 raise Forbidden(
                     "only an admin can override limits; choose a package", field="limits"
                 )
+            if patch.get("force"):
+                raise Forbidden("only an admin can force limits below usage", field="force")
         if "owner" in account_patch:
             self.visible(principal, username)
             account_patch["owner"] = self._check_owner(principal, account_patch["owner"])

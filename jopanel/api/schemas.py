@@ -249,6 +249,10 @@ class UserUpdate(AccountChange):
         {"account": {"contact_email": "new@example.com"}, "limits": {"max_databases": 5}}
     )
 
+    force: bool | None = Field(
+        None, description="apply limits (or a package) below current usage anyway"
+    )
+
 
 class PasswordIn(_In):
     model_config = _in_example({"password": "a new long password"})
@@ -306,6 +310,10 @@ class PackageOut(BaseModel):
     cpu_limit_percent: int
     memory_limit_mb: int
     io_limit_mb_s: int
+    # Answers of an update only: the accounts that got the new limits, and what a forced
+    # update set below usage.
+    accounts_updated: list[str] = []
+    forced: list[str] = []
 
 
 class PackageFields(LimitsPatch):
@@ -323,9 +331,14 @@ class PackageCreate(PackageFields):
 
 
 class PackageUpdate(PackageFields):
-    """Only the fields given are changed; accounts keep their limits until re-applied."""
+    """Only the fields given are changed. Every account on the package gets the new
+    limits (a revision each), except fields set differently for that account."""
 
     model_config = _in_example({"disk_quota_mb": 20480})
+
+    force: bool | None = Field(
+        None, description="update accounts even where a new limit is below their usage"
+    )
 
 
 # --- audit ----------------------------------------------------------------------------

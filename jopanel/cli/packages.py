@@ -16,7 +16,7 @@ SetOption = Annotated[
 ]
 
 
-def _values(pairs: list[str] | None, description: str | None) -> dict[str, Any]:
+def limit_values(pairs: list[str] | None, description: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
@@ -41,7 +41,7 @@ def create(
     """Create a package; unset limits take the defaults."""
     state: CliState = ctx.obj
     result = state.agent.execute(
-        "package_create", {"name": name, "values": _values(set_, description)}
+        "package_create", {"name": name, "values": limit_values(set_, description)}
     )
     emit(state, result.model_dump(mode="json"), message=f"created package {name}")
 
@@ -77,16 +77,21 @@ def update(
     name: str,
     set_: SetOption = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="update accounts even below their current usage")
+    ] = False,
 ) -> None:
+    """Change a package; its accounts get the new limits (fields they override keep
+    theirs). Refused when a new limit is below an account's usage, unless --force."""
     state: CliState = ctx.obj
     result = state.agent.execute(
-        "package_update", {"name": name, "values": _values(set_, description)}
+        "package_update", {"name": name, "values": limit_values(set_, description), "force": force}
     )
-    emit(
-        state,
-        result.model_dump(mode="json"),
-        message=f"updated package {name}" if result.changed else "no change",
-    )
+    updated = result.data.get("accounts_updated", [])
+    message = f"updated package {name}" if result.changed else "no change"
+    if updated:
+        message += f"; accounts updated: {', '.join(updated)}"
+    emit(state, result.model_dump(mode="json"), message=message)
 
 
 @app.command("delete")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from .output import emit, emit_mapping, state_of
+from .packages import limit_values
 
 app = typer.Typer(help="Hosting accounts.", no_args_is_help=True)
 
@@ -95,9 +96,16 @@ def update(
     revision: Annotated[
         str | None, typer.Option("--revision", help="fail if the account changed since")
     ] = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option("--limit", help="override one limit, field=value, e.g. max_subdomains=10"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="apply limits (or a package) below current usage")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
 ) -> None:
-    """Change an account's email, package, shell or primary domain."""
+    """Change an account's email, package, shell, primary domain or limits."""
     account = {
         "contact_email": email,
         "package": package,
@@ -111,6 +119,10 @@ def update(
     }
     if notes is not None:
         payload["meta"] = {"notes": notes}
+    if limit:
+        payload["limits"] = limit_values(limit, None)
+    if force:
+        payload["force"] = True
     _result(ctx, "update_user_config", payload, f"updated {name}", dry_run)
 
 

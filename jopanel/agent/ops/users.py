@@ -23,8 +23,10 @@ from ..converge import converge
 from ..domain_rules import check_hostname_available
 from ..flow import Flow
 from ..hosting import Hosting, background, install_account, prune_orphans, remove_account
+from ..limits_check import check_limits
 from ..registry import OpResult, Payload, op
 from ..transaction import account_view, change_account, claim_domains
+from ..usage import known_disk_mb
 from .build import new_config
 
 Username = base.Username
@@ -52,6 +54,8 @@ class CreateUser(Payload):
 class UpdateUser(AccountChange, Payload):
     username: Username
     expected_revision: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+    # Apply limits below current usage anyway (limits_check refuses them otherwise).
+    force: bool = False
 
 
 class SetPassword(Payload):
@@ -218,6 +222,8 @@ def _apply_patch(ctx: AgentContext, config: UserConfig, p: UpdateUser) -> UserCo
     if p.limits is not None:
         merged = {**limits.model_dump(), **p.limits.model_dump(exclude_none=True)}
         limits = parse_model(Limits, merged, "limits")
+    if limits != config.limits:
+        check_limits(config, limits, force=p.force, disk_used_mb=known_disk_mb(ctx, config))
     account = parse_model(
         type(config.account), {**config.account.model_dump(), **account_updates}, "account"
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from ..deps import Admin, Ctx, Staff
 from ..schemas import PackageCreate, PackageOut, PackageUpdate, error_responses
@@ -55,16 +55,22 @@ def get_package(name: str, principal: Staff, ctx: Ctx) -> PackageOut:
     "/{name}",
     name="packages.update",
     summary="Change a package",
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
 )
-def update_package(name: str, body: PackageUpdate, principal: Admin, ctx: Ctx) -> PackageOut:
-    """Accounts on the package keep their current limits until their package is set again."""
-    values = body.model_dump(exclude_none=True)
-    return _out(
-        ctx.agent.execute(
-            "package_update", {"name": name, "values": values}, actor=principal.actor
-        ).data
-    )
+def update_package(
+    name: str,
+    body: PackageUpdate,
+    principal: Admin,
+    ctx: Ctx,
+    force: Annotated[bool, Query(description="same as force in the body")] = False,
+) -> PackageOut:
+    """Every account on the package gets the new limits through its normal change (a
+    revision each); a field set differently for one account keeps that value. Refused
+    with 409 naming the counts when a new limit is below an account's usage, unless
+    forced."""
+    values = body.model_dump(exclude_none=True, exclude={"force"})
+    payload = {"name": name, "values": values, "force": force or bool(body.force)}
+    return _out(ctx.agent.execute("package_update", payload, actor=principal.actor).data)
 
 
 @router.delete(

@@ -131,17 +131,20 @@ def update_user(
     if_match: Annotated[
         str | None, Header(description="the ETag of the revision this change is based on")
     ] = None,
+    force: Annotated[bool, Query(description="same as force in the body")] = False,
 ) -> AccountDetail:
-    """Refused with 412 when the account changed since the ETag was read."""
-    changed = body.model_dump(exclude_none=True)
+    """Refused with 412 when the account changed since the ETag was read, and with 409
+    naming the counts when new limits (or a new package) are below current usage, unless
+    forced."""
+    changed = body.model_dump(exclude_none=True, exclude={"force"})
     request.state.audit_detail = "fields " + ", ".join(
         f"{part}.{name}" for part, values in changed.items() for name in values
     )
     if if_match is None:
         raise PreconditionRequired("send If-Match with the ETag from GET", field="If-Match")
-    view = ctx.accounts.update(
-        principal, username, body.model_dump(exclude_none=True), expected_revision(if_match)
-    )
+    if force or body.force:
+        changed["force"] = True
+    view = ctx.accounts.update(principal, username, changed, expected_revision(if_match))
     return detail_response(view, response)
 
 
