@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   passwd login nginx php8.2-fpm php8.2-cli openssh-server libnss-wrapper
   mariadb-server mariadb-client chromium acl zip unzip publicsuffix bubblewrap strace
-  cron
+  cron quota e2fsprogs
 )
 
 missing=()

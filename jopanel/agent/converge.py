@@ -14,6 +14,7 @@ from .cron_state import plan_cron
 from .databases import plan_databases
 from .drift import Drift
 from .hosting import Hosting
+from .quota_drift import plan_quota
 
 
 def desired_shell(config: UserConfig) -> str:
@@ -91,6 +92,7 @@ def plan_drift(
     drift += (hosting or Hosting(ctx)).plan_changes(config)
     drift += plan_cron(ctx, config)
     drift += plan_databases(ctx, config)
+    drift += plan_quota(ctx, config)
     return drift
 
 
