@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # have their own limit.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # JoPanel's own MariaDB login (`[client]` user/password/socket/host/port, 0600 root);
+    # default ROOT/etc/jopanel/mariadb.cnf; without the file: root over `mariadb_socket`.
+    mariadb_credentials_file: Path | None = None
+    # The DB server's socket: the host's, not a path under ROOT (a sandbox shares it).
+    mariadb_socket: str = "/run/mysqld/mysqld.sock"
     nginx_reload: list[str] = []
     phpfpm_reload: list[str] = []
     sshd_reload: list[str] = []
@@ -138,6 +143,10 @@ class Settings(BaseSettings):
     @property
     def socket_path(self) -> Path:
         return self.agent_socket or self.path("run/jopanel/agent.sock")
+
+    @property
+    def mariadb_credentials(self) -> Path:
+        return self.mariadb_credentials_file or self.etc_dir / "mariadb.cnf"
 
     @property
     def secret_key_path(self) -> Path:

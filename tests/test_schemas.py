@@ -33,8 +33,9 @@ SPEC_FIELDS: dict[type[BaseModel], str] = {
     Limits: "disk_quota_mb bandwidth_quota_mb max_addon_domains max_subdomains max_alias_domains "
     "max_databases max_db_users max_ftp_accounts max_cron_jobs cpu_limit_percent "
     "memory_limit_mb io_limit_mb_s",
-    Domains: "primary addon_domains subdomains alias_domains",
-    Services: "web_server php nodejs ftp cron",
+    Domains: "primary addon_domains subdomains alias_domains www_off",
+    # SPEC §3 plus `databases` (which MariaDB databases and DB users the account owns).
+    Services: "web_server php nodejs ftp cron databases",
     Ssh: "enabled mode authorized_keys force_command chroot_dir allow_port_forwarding "
     "allow_agent_forwarding allow_x11_forwarding",
     # SPEC §3 plus `origin` (where an imported account came from; see README, migration).

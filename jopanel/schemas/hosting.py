@@ -39,14 +39,35 @@ class Domains(ConfigModel):
     addon_domains: list[AddonDomain] = []
     subdomains: list[Subdomain] = []
     alias_domains: list[Domain] = []
+    # Primary/addon domains whose `www.` alias is turned off (every one has it by default).
+    www_off: list[Domain] = []
 
     def all_names(self) -> list[str]:
-        """Every hostname, primary first."""
+        """Every hostname listed, primary first (the www aliases: `served_names`)."""
         names = [self.primary]
         names += [a.domain for a in self.addon_domains]
         names += [s.fqdn for s in self.subdomains]
         names += list(self.alias_domains)
         return names
+
+    def www_of(self, domain: str) -> str | None:
+        """The `www.` alias `domain` answers on, if any: only a primary or addon domain,
+        not turned off, not itself a www name, not a name the account lists otherwise
+        (an alias or subdomain of that name serves it already)."""
+        if domain != self.primary and domain not in (a.domain for a in self.addon_domains):
+            return None
+        www = f"www.{domain}"
+        if domain in self.www_off or domain.startswith("www.") or len(www) > 253:
+            return None
+        return None if www in self.all_names() else www
+
+    def www_names(self) -> list[str]:
+        names = [self.www_of(d) for d in [self.primary, *(a.domain for a in self.addon_domains)]]
+        return [n for n in names if n is not None]
+
+    def served_names(self) -> list[str]:
+        """Every hostname the account answers on and claims server-wide."""
+        return self.all_names() + self.www_names()
 
     @model_validator(mode="after")
     def _unique(self) -> Domains:

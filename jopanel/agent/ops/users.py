@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr
@@ -20,6 +22,7 @@ from ...system import leftovers
 from ...system.crypt import hash_system_password
 from ..context import AgentContext, Call
 from ..converge import converge
+from ..databases import drop_account, dump_account, restore_account
 from ..domain_rules import check_hostname_available
 from ..flow import Flow
 from ..hosting import Hosting, background, install_account, prune_orphans, remove_account
@@ -117,7 +120,9 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
             hosting = Hosting(ctx)
             if not call.dry_run:  # nginx -t and sshd -t run while the user is made
                 hosting.start_checks(config, with_pool=False)
-            claim_domains(flow, call, name, [p.primary_domain])
+            for www in config.domains.www_names():  # claimed with the primary
+                check_hostname_available(ctx, name, www, "primary_domain")
+            claim_domains(flow, call, name, config.domains.served_names())
             written: list[UserConfig] = []
             flow.step(
                 "write_config",
@@ -279,7 +284,7 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
     name = p.username
     with ctx.store.lock(name), Flow(call, "delete_user") as flow:
         config = ctx.store.read(name)
-        domains = config.domains.all_names()
+        domains = config.domains.served_names()
         entry = ctx.accounts.get(name)
         old_hash = ctx.accounts.shadow_hash(name)
         archived: list[os.PathLike[str]] = []
@@ -289,6 +294,15 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             undo=lambda: ctx.store.restore_archive(name, archived[0]),  # type: ignore[arg-type]
             describe=f"archive config under {ctx.settings.archive_dir}",
         )
+        has_databases = bool(config.services.databases.names())
+        if has_databases:  # dumped into the account's archive before anything is dropped
+            flow.step(
+                "dump_databases",
+                lambda: dump_account(ctx, config, Path(archived[0])),
+                undo=lambda: shutil.rmtree(Path(archived[0]) / "databases", ignore_errors=True),
+                idempotent_undo=True,
+                describe=f"dump {', '.join(config.services.databases.names())} into the archive",
+            )
         flow.step(
             "release_domains",
             lambda: ctx.claims.release(name, domains),
@@ -331,6 +345,14 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
                 lambda: ctx.accounts.groupdel(name),
                 undo=lambda: ctx.accounts.groupadd(name, gid),
                 describe=f"groupdel {name}",
+            )
+        if has_databases or config.services.databases.users:
+            flow.step(
+                "drop_databases",
+                lambda: drop_account(ctx, config),
+                undo=lambda: restore_account(ctx, config, Path(archived[0])),
+                idempotent_undo=True,
+                describe="drop the account's MariaDB users and databases",
             )
         flow.step(
             "remove_home",
