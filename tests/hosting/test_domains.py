@@ -51,7 +51,8 @@ def test_every_kind_gets_its_spec_document_root(op: Op, root: Path) -> None:
     assert f"root {root}/home/joko/domains/shop.example.org/public_html;" in vhost
     assert f"root {root}/home/joko/domains/joko.example.com/subdomains/blog;" in vhost
     assert vhost.count("server {") == 4
-    assert f"access_log {root}/var/log/nginx/domains/eu.shop.example.org.access.log;" in vhost
+    log = f"{root}/var/log/nginx/domains/eu.shop.example.org.access.log"
+    assert f"access_log {log} jopanel_usage;" in vhost
 
 
 @pytest.mark.parametrize(
