@@ -102,6 +102,12 @@ class NotFound(JoPanelError):
     exit_code = 3
 
 
+class RootNotInitialised(NotFound):
+    """A CLI verb pointed at a directory that `jopanel init` never prepared."""
+
+    code = "no_root"
+
+
 class Conflict(JoPanelError):
     """Duplicate name or domain, a limit reached, or a change that races another."""
 
@@ -115,6 +121,14 @@ class StaleRevision(Conflict):
 
     code = "stale"
     http_status = 412
+
+
+class TooLarge(JoPanelError):
+    """Over a size or count limit (an upload, a file opened in the editor, an archive)."""
+
+    code = "too_large"
+    http_status = 413
+    exit_code = 2
 
 
 class Forbidden(JoPanelError):

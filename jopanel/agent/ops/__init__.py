@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     databases,
     domains,
     files,
+    files,
     history,
     index,
     logins,
