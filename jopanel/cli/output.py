@@ -20,6 +20,7 @@ from ..agent.client import Agent, agent_for_cli
 from ..agent.registry import OpResult
 from ..auth.sessions import Principal
 from ..db.session import init_db, make_sessionmaker
+from ..errors import RootNotInitialised
 from ..settings import Settings, load_settings
 
 
@@ -46,6 +47,8 @@ class ActingAgent:
 class CliState:
     root: str | None
     as_json: bool
+    # False for the verbs that prepare a root themselves (init, demo, agent, migrate-v1).
+    require_initialised: bool = True
     _settings: Settings | None = None
     _agent: Agent | None = None
     _sessions: sessionmaker[Session] | None = None
@@ -53,7 +56,13 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.root)
+            settings = load_settings(self.root)
+            if self.require_initialised and not settings.users_dir.is_dir():
+                # Refuse rather than create a database on a host that was never set up.
+                raise RootNotInitialised(
+                    f"{settings.root} is not a JoPanel root: run `jopanel init` or pass --root"
+                )
+            self._settings = settings
         return self._settings
 
     @property

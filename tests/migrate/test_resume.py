@@ -52,7 +52,7 @@ def test_sigkill_half_way_then_rerun_gives_the_clean_end_state(
 
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=_env())
     assert done.returncode == 1, done.stderr  # user0006 cannot be adopted: one failure
-    assert done.stderr == "jopanel: 1 V1 row failed to migrate (see the report)\n"
+    assert json.loads(done.stderr)["detail"] == "1 V1 row failed to migrate (see the report)"
     report = json.loads(done.stdout)
     assert report["counts"] == migrated.report.counts()
     assert [f["v2_name"] for f in report["failed"]] == ["user0006"]
