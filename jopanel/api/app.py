@@ -35,6 +35,7 @@ from .routes import (
     auth,
     user,
     user_cron,
+    user_databases,
     user_hosting,
 )
 from .schemas import error_responses
@@ -125,6 +126,7 @@ def create_app(
         user,
         user_hosting,
         user_cron,
+        user_databases,
     ):
         # Our 422 body everywhere, in place of FastAPI's default HTTPValidationError.
         app.include_router(module.router, responses=error_responses(422))

@@ -182,6 +182,45 @@ ENDPOINTS: dict[str, Endpoint] = {
     "user.ssh_keys.remove": Endpoint(
         "DELETE", "/api/user/ssh-keys/{target}", row(401, 422, 403, 403, 403)
     ),
+    # Databases: past the role gate an account gets 404 for a name it does not own
+    # ("anna" is `anna_anna`, which it never made) and 422 for a weak password.
+    "user.databases.list": Endpoint("GET", "/api/user/databases", ACCOUNT_ONLY),
+    "user.databases.create": Endpoint(
+        "POST",
+        "/api/user/databases",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"name": "mx", "password": "short"},
+    ),
+    "user.databases.delete": Endpoint(
+        "DELETE", "/api/user/databases/{target}", row(401, 404, 403, 403, 403)
+    ),
+    "user.databases.password": Endpoint(
+        "POST",
+        "/api/user/databases/{target}/password",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"password": "short"},
+    ),
+    "user.databases.users.create": Endpoint(
+        "POST",
+        "/api/user/databases/users",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"name": "mx", "password": "short"},
+    ),
+    "user.databases.users.delete": Endpoint(
+        "DELETE", "/api/user/databases/users/{target}", row(401, 404, 403, 403, 403)
+    ),
+    "user.databases.users.grant": Endpoint(
+        "POST",
+        "/api/user/databases/users/{target}/grant",
+        row(401, 404, 403, 403, 403),
+        body=lambda api, caller, target: {"database": "mx"},
+    ),
+    "user.databases.users.password": Endpoint(
+        "POST",
+        "/api/user/databases/users/{target}/password",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"password": "short"},
+    ),
     "user.php.set": Endpoint(
         "PUT", "/api/user/php", ACCOUNT_ONLY, body=lambda api, caller, target: {"version": "8.2"}
     ),
