@@ -1,10 +1,21 @@
 # JoPanel — `make demo` and `make test` are the quick start; see README.md.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV   := .venv
+VENV   ?= .venv
+# make demo PORT=N: where the demo panel listens (checked free before anything is created).
+PORT   ?= 8080
+HOST   ?= 127.0.0.1
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench system clean
+
+# A busy demo port stops make here, at parse time: one line, nothing installed or created.
+ifeq ($(filter demo,$(MAKECMDGOALS)),demo)
+PORT_PROBLEM := $(shell $(PYTHON) scripts/port-free.py $(HOST) $(PORT))
+ifneq ($(PORT_PROBLEM),)
+$(error $(PORT_PROBLEM))
+endif
+endif
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +26,8 @@ $(STAMP): pyproject.toml
 system:
 	./scripts/ensure-system.sh
 
-demo: $(STAMP)
-	$(BIN)/jopanel --root ./var/demo demo
+demo: system $(STAMP)
+	$(BIN)/jopanel --root ./var/demo demo --listen $(HOST):$(PORT)
 
 test: $(STAMP) system
 	$(BIN)/pytest -q

@@ -7,6 +7,7 @@ import logging
 import os
 import pwd
 import secrets
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -37,6 +38,22 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValidationFailed(f"expected host:port (got {listen!r})", field="listen")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse a port another process holds, before anything is created or printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        raise Conflict(
+            f"port {port} on {host} is not free ({exc.strerror}): choose another with --listen",
+            field="listen",
+        ) from exc
+    finally:
+        probe.close()
 
 
 def _uvicorn(app: object, listen: str) -> None:
@@ -126,6 +143,9 @@ def demo(
     settings = load_settings(Path(state.root or DEMO_ROOT).absolute())
     if not settings.is_sandbox:
         raise ValidationFailed("demo needs a sandbox root, not /", field="root")
+    address = listen or settings.listen
+    host, port = parse_listen(address)
+    ensure_port_free(host, port)  # before init: a busy port leaves nothing behind
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     init_root(settings)
     # The agent in a thread of this process; it is bound before the thread starts.
@@ -134,8 +154,6 @@ def demo(
     agent = SocketAgent(settings)
     lines = _seed_demo(settings, agent)
     app = create_app(settings, agent)
-    address = listen or settings.listen
-    host, port = parse_listen(address)
     sys.stdout.write(
         "\n".join(
             [

@@ -1,0 +1,64 @@
+"""`make demo` in a fresh clone on a busy port: one clear line, a non-zero exit, nothing created.
+
+The clone is of this repository's committed HEAD; `VENV=` points make at the existing
+virtualenv so nothing is installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VENV = Path(sys.executable).parent.parent
+
+
+@pytest.mark.skipif(shutil.which("make") is None or shutil.which("git") is None, reason="make/git")
+def test_make_demo_on_a_busy_port_creates_nothing(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
+    before = sorted(p.relative_to(clone) for p in clone.rglob("*"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            ["make", "demo", f"PORT={port}", f"VENV={VENV}"],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode != 0
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"port {port} on 127.0.0.1 is not free" in lines[0]
+    assert f"PORT={port + 1}" in lines[0]  # says what to do
+    assert proc.stdout == ""
+    assert not (clone / "var").exists()
+    assert sorted(p.relative_to(clone) for p in clone.rglob("*")) == before
+
+
+def test_demo_verb_on_a_busy_port_creates_nothing(tmp_path: Path) -> None:
+    jopanel = str(Path(sys.executable).with_name("jopanel"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [jopanel, "--root", str(tmp_path / "demo"), "demo", "--listen", f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 4
+    assert proc.stderr.count("\n") == 1 and "is not free" in proc.stderr
+    assert proc.stdout == ""  # no password printed for a panel that never started
+    assert not (tmp_path / "demo").exists()
