@@ -43,16 +43,31 @@ class DatabaseIn(_In):
 
 
 class PasswordIn(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "k3e-Lp9!vQz2-wR"}]}
+    )
+
     password: PasswordField
 
 
 class DbUserIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "reader", "password": "k3e-Lp9!vQz2-wR", "databases": ["shop"]}]
+        },
+    )
+
     name: str = Field(min_length=1, max_length=96)
     password: PasswordField
     databases: list[str] = Field([], max_length=100)
 
 
 class GrantIn(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"database": "joko_shop", "revoke": False}]}
+    )
+
     database: str = Field(min_length=1, max_length=96)
     revoke: bool = False
 
@@ -73,6 +88,35 @@ class DbUserOut(BaseModel):
 
 
 class DatabasesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "databases": [
+                        {
+                            "name": "joko_shop",
+                            "exists": True,
+                            "tables": 12,
+                            "size_bytes": 1589248,
+                            "users": ["joko_shop"],
+                        }
+                    ],
+                    "users": [
+                        {
+                            "name": "joko_shop",
+                            "databases": ["joko_shop"],
+                            "exists": True,
+                            "locked": False,
+                        }
+                    ],
+                    "max_databases": 5,
+                    "max_db_users": 5,
+                    "server_reachable": True,
+                }
+            ]
+        }
+    )
+
     databases: list[DatabaseOut]
     users: list[DbUserOut]
     max_databases: int = Field(description="0 = unlimited")
@@ -90,6 +134,10 @@ class CreatedOut(BaseModel):
 
 
 class DbUserCreatedOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "joko_reader", "databases": ["joko_shop"]}]}
+    )
+
     name: str
     databases: list[str]
 
