@@ -400,10 +400,12 @@ class AccountService:
         self.visible(principal, username)
         return self.run(op, {"username": username, **payload}, principal.actor)
 
-    def stats(self, principal: Principal, username: str) -> dict[str, Any]:
-        """GetStats: limits.json plus a real-time measurement by the agent."""
+    def stats(self, principal: Principal, username: str, refresh: bool = False) -> dict[str, Any]:
+        """GetStats: limits.json next to usage measured by the agent (`refresh`: walk the
+        home again rather than answer from a recent cached walk)."""
         self.visible(principal, username)
-        data: dict[str, Any] = self.run("user_stats", {"username": username}, principal.actor)
+        payload = {"username": username, "refresh": refresh}
+        data: dict[str, Any] = self.run("user_stats", payload, principal.actor)
         return data
 
     def revoke(self, username: str, *, drop_role: bool = False) -> None:

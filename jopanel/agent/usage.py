@@ -94,10 +94,11 @@ def quota_usage(runner: Runner, settings: Settings, config: UserConfig) -> DiskU
 
 
 def disk_usage(
-    ctx: AgentContext, config: UserConfig, *, max_age: float = WALK_MAX_AGE_S
+    ctx: AgentContext, config: UserConfig, *, max_age: float | None = None
 ) -> DiskUsage:
-    """Quota when available; else the cached walk if younger than `max_age`, else a new
-    walk (written to the cache)."""
+    """Quota when available; else the cached walk if younger than `max_age` (default
+    WALK_MAX_AGE_S), else a new walk (written to the cache)."""
+    max_age = WALK_MAX_AGE_S if max_age is None else max_age
     settings = ctx.settings
     from_quota = quota_usage(ctx.runner, settings, config)
     if from_quota is not None:

@@ -260,8 +260,34 @@ class PasswordIn(_In):
     password: Password
 
 
+class Meter(BaseModel):
+    """One usage bar: what is used against its limit (0: unlimited)."""
+
+    name: str
+    label: str
+    unit: str
+    used: float | int
+    limit: int
+    percent: float | None
+    over: bool
+
+
+class DiskSource(BaseModel):
+    source: str = Field(description="quota (the kernel's count) or walk (a measured walk)")
+    measured_at: float = Field(description="unix time of the measurement")
+    age_s: float
+    complete: bool = Field(description="false when the walk ran out of time")
+
+
+class BandwidthOut(BaseModel):
+    month: str
+    bytes: int
+    by_domain: dict[str, int]
+
+
 class StatsOut(BaseModel):
-    """limits.json next to what the system measures now."""
+    """limits.json next to what the system measures: disk (quota, or a walk cached with
+    its age), bandwidth this month from the access logs, and the counts limits cap."""
 
     model_config = _example(
         {
@@ -271,18 +297,34 @@ class StatsOut(BaseModel):
             "usage": {
                 "disk_used_mb": 0.02,
                 "files": 4,
+                "bandwidth_used_mb": 1.5,
                 "addon_domains": 0,
                 "subdomains": 0,
                 "alias_domains": 0,
+                "databases": 0,
+                "db_users": 0,
                 "cron_jobs": 0,
             },
+            "meters": [
+                {
+                    "name": "disk_used_mb", "label": "Disk", "unit": "MB", "used": 0.02,
+                    "limit": 1024, "percent": 0.0, "over": False,
+                }
+            ],
+            "disk": {"source": "walk", "measured_at": 1790000000.0, "age_s": 42.0,
+                     "complete": True},
+            "bandwidth": {"month": "2026-11", "bytes": 1572864,
+                          "by_domain": {"joko.example.com": 1572864}},
         }
-    )
+    )  # fmt: skip
 
     username: str
     status: str
     limits: dict[str, int]
     usage: dict[str, float | int]
+    meters: list[Meter] = []
+    disk: DiskSource | None = None
+    bandwidth: BandwidthOut | None = None
 
 
 # --- packages -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import typer
 
 from .output import emit, emit_mapping, state_of
 from .packages import limit_values
+from .stats_view import print_stats
 
 app = typer.Typer(help="Hosting accounts.", no_args_is_help=True)
 
@@ -168,11 +169,20 @@ def delete(
 
 
 @app.command("stats")
-def stats(ctx: typer.Context, name: str) -> None:
-    """Limits and measured usage."""
+def stats(
+    ctx: typer.Context,
+    name: str,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="walk the home again, not a recent cached figure")
+    ] = False,
+) -> None:
+    """Usage against limits: disk, bandwidth this month, domains, databases, cron jobs."""
     state = state_of(ctx)
-    data = state.agent.execute("user_stats", {"username": name}).data
-    emit_mapping(state, data, f"{name}: usage") if not state.as_json else emit(state, data)
+    data = state.agent.execute("user_stats", {"username": name, "refresh": refresh}).data
+    if state.as_json:
+        emit(state, data)
+        return
+    print_stats(data)
 
 
 @app.command("history")

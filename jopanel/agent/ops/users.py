@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr
 
 from ...errors import Conflict, NotFound, ValidationFailed
-from ...schemas import LIMIT_FIELDS, Limits, UserConfig, base
+from ...schemas import Limits, UserConfig, base
 from ...schemas.account import Shell, Status
 from ...schemas.base import Domain, Email, PackageName, PanelName
 from ...schemas.bundle import parse_model
@@ -28,6 +28,7 @@ from ..flow import Flow
 from ..hosting import Hosting, background, install_account, prune_orphans, remove_account
 from ..limits_check import check_limits
 from ..registry import OpResult, Payload, op
+from ..stats import account_stats, forget_account
 from ..transaction import account_view, change_account, claim_domains
 from ..usage import known_disk_mb
 from .build import new_config
@@ -365,6 +366,11 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             describe=f"remove {ctx.settings.crontab_dir / name}",
         )
         flow.step(
+            "forget_usage",
+            lambda: forget_account(ctx.settings, name),
+            describe="remove its cached disk usage and bandwidth counts",
+        )
+        flow.step(
             "remove_leftovers",
             lambda: leftovers.remove_owned_files(ctx.settings, uid, name),
             describe=f"remove files of uid {uid} in tmp, var/tmp, dev/shm and its mail spool",
@@ -374,39 +380,15 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
     return OpResult(changed=True, plan=flow.plan, data={"archive": str(archived[0])})
 
 
-@op("user_stats", UserRef, reads_only=True)
-def user_stats(call: Call, p: UserRef) -> OpResult:
+class StatsRef(Payload):
+    username: Username
+    refresh: bool = False  # walk the home again even if a recent figure is cached
+
+
+@op("user_stats", StatsRef, reads_only=True)
+def user_stats(call: Call, p: StatsRef) -> OpResult:
     config = call.ctx.store.read(p.username)
-    used_bytes = 0
-    files = 0
-    home = call.ctx.settings.home_of(p.username)
-    for directory, _dirs, names in os.walk(home):
-        for entry in names:
-            try:
-                st = os.lstat(os.path.join(directory, entry))
-            except FileNotFoundError:
-                continue
-            used_bytes += st.st_blocks * 512
-            files += 1
-    d = config.domains
-    usage = {
-        "disk_used_mb": round(used_bytes / 1048576, 2),
-        "files": files,
-        "addon_domains": len(d.addon_domains),
-        "subdomains": len(d.subdomains),
-        "alias_domains": len(d.alias_domains),
-        "cron_jobs": len(config.services.cron.jobs),
-    }
-    limits = {f: getattr(config.limits, f) for f in LIMIT_FIELDS}
-    return OpResult(
-        changed=False,
-        data={
-            "username": p.username,
-            "limits": limits,
-            "usage": usage,
-            "status": config.account.status,
-        },
-    )
+    return OpResult(changed=False, data=account_stats(call.ctx, config, refresh=p.refresh))
 
 
 def reconcile_one(call: Call, name: str) -> dict[str, Any]:

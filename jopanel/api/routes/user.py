@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from ..deps import Ctx, HostingAccount
 from ..schemas import AccountDetail, StatsOut, error_responses
@@ -27,5 +29,13 @@ def account(principal: HostingAccount, ctx: Ctx, response: Response) -> AccountD
     summary="Limits next to measured usage",
     responses=error_responses(401, 403, 503),
 )
-def stats(principal: HostingAccount, ctx: Ctx) -> StatsOut:
-    return StatsOut.model_validate(ctx.accounts.stats(principal, principal.username))
+def stats(
+    principal: HostingAccount,
+    ctx: Ctx,
+    refresh: Annotated[
+        bool, Query(description="measure the disk again instead of a recent cached walk")
+    ] = False,
+) -> StatsOut:
+    """Disk from the filesystem's quota, or from a walk of the home cached for 15 minutes
+    (`disk.source`, `disk.age_s`); bandwidth this month per domain from the access logs."""
+    return StatsOut.model_validate(ctx.accounts.stats(principal, principal.username, refresh))
