@@ -5,20 +5,27 @@ Both raise the same JoPanelError subclasses, so callers never care which one the
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import httpx
 
 from ..errors import AgentUnavailable, JoPanelError, error_from_dict
 from ..settings import Settings
-from . import flow  # noqa: F401 - registers InjectedFault, which the agent may send back
+from . import (
+    flow,  # noqa: F401 - registers InjectedFault, which the agent may send back
+    streams,
+)
 from .context import AgentContext
 from .registry import OpResult, execute
 from .server import socket_in_use
 
 # The API request being served (set by the audit middleware): sent along with each op,
 # so the agent's journal and logs name the request that asked.
+CHUNK = 1 << 20
 REQUEST_ID: ContextVar[str | None] = ContextVar("jopanel_request_id", default=None)
 
 
@@ -62,6 +69,77 @@ class SocketAgent:
             raise error_from_dict(data)
         return OpResult.model_validate(data)
 
+    # --- file streams (jopanel.agent.streams): bytes that are not JSON ---
+
+    def _stream_headers(self, op: str, payload: dict[str, Any], actor: str) -> dict[str, str]:
+        body: dict[str, Any] = {"op": op, "payload": payload, "actor": actor}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            body["request_id"] = request_id
+        if not self.path.exists():
+            raise AgentUnavailable(f"agent unreachable: no socket at {self.path}")
+        return {"X-JoPanel-Op": json.dumps(body)}
+
+    def send_stream(
+        self,
+        op: str,
+        payload: dict[str, Any],
+        source: IO[bytes],
+        length: int,
+        *,
+        actor: str = "root",
+    ) -> OpResult:
+        """Run a streaming op with `length` bytes of `source` as its input."""
+        headers = {**self._stream_headers(op, payload, actor), "Content-Length": str(length)}
+
+        def chunks() -> Iterator[bytes]:
+            remaining = length
+            while remaining > 0:
+                chunk = source.read(min(CHUNK, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+
+        try:
+            response = self._http.post("/stream", content=chunks(), headers=headers)
+        except httpx.TransportError as exc:
+            raise AgentUnavailable(f"agent unreachable at {self.path}: {exc}") from exc
+        if response.status_code != 200:
+            raise error_from_dict(_json(response))
+        return OpResult.model_validate(_json(response))
+
+    @contextmanager
+    def fetch_stream(
+        self, op: str, payload: dict[str, Any], *, actor: str = "root"
+    ) -> Iterator[tuple[dict[str, Any], Iterator[bytes]]]:
+        """Run a streaming op; yields (its metadata, its bytes as they come)."""
+        headers = {**self._stream_headers(op, payload, actor), "Content-Length": "0"}
+        try:
+            with self._http.stream("POST", "/stream", headers=headers) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise error_from_dict(_json(response))
+                meta = json.loads(response.headers.get("X-JoPanel-Meta", "{}"))
+                yield meta, response.iter_bytes(CHUNK)
+        except httpx.TransportError as exc:
+            raise AgentUnavailable(f"agent stream broken at {self.path}: {exc}") from exc
+
+    def fetch_to(
+        self, op: str, payload: dict[str, Any], out: IO[bytes], *, actor: str = "root"
+    ) -> dict[str, Any]:
+        with self.fetch_stream(op, payload, actor=actor) as (meta, chunks):
+            for chunk in chunks:
+                out.write(chunk)
+        return meta
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise JoPanelError(f"agent answered HTTP {response.status_code} without JSON") from None
+
 
 class LocalAgent:
     """Runs ops in this process under the same locks (the CLI with no agent running).
@@ -80,6 +158,31 @@ class LocalAgent:
         return execute(
             self.ctx, op, payload, actor=actor, dry_run=dry_run, request_id=REQUEST_ID.get()
         )
+
+    def send_stream(
+        self,
+        op: str,
+        payload: dict[str, Any],
+        source: IO[bytes],
+        length: int,
+        *,
+        actor: str = "root",
+    ) -> OpResult:
+        token = streams.INPUT.set((source, length))
+        try:
+            return self.execute(op, payload, actor=actor)
+        finally:
+            streams.INPUT.reset(token)
+
+    def fetch_to(
+        self, op: str, payload: dict[str, Any], out: IO[bytes], *, actor: str = "root"
+    ) -> dict[str, Any]:
+        token = streams.OUTPUT.set(lambda _meta: out)
+        try:
+            data = self.execute(op, payload, actor=actor).data
+        finally:
+            streams.OUTPUT.reset(token)
+        return data if isinstance(data, dict) else {}
 
 
 def agent_for_cli(settings: Settings) -> Agent:

@@ -18,12 +18,14 @@ import struct
 import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from ..errors import JoPanelError
 from ..settings import Settings
+from . import streams
 from .context import AgentContext
 from .registry import execute
+from .streams import STREAM_OPS
 
 log = logging.getLogger("jopanel.agent")
 
@@ -70,6 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
         if uid not in self.server.allowed_uids:
             self.close_connection = True
             self._send(403, {"error": "forbidden", "message": f"uid {uid} may not use the agent"})
+            return
+        if self.path == "/stream":
+            self._stream()
             return
         if self.path != "/execute":
             self._send(404, {"error": "not_found", "message": "unknown path"})
@@ -122,6 +127,73 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         self._send(200, result.model_dump(mode="json"))
+
+    def _stream(self) -> None:
+        """`POST /stream`: a file op whose bytes are the body (upload) or the answer
+        (download); the op and its payload come as JSON in the X-JoPanel-Op header.
+
+        The body is piped to the op as it arrives, never held whole; the connection is
+        closed afterwards, so an op refused before reading its body leaves nothing behind.
+        """
+        self.close_connection = True
+        try:
+            request = json.loads(self.headers.get("X-JoPanel-Op", ""))
+            length = int(self.headers.get("Content-Length", "0"))
+            if not isinstance(request, dict) or set(request) - {
+                "op",
+                "payload",
+                "actor",
+                "request_id",
+            }:
+                raise ValueError("expected {op, payload, actor, request_id}")
+            if request.get("op") not in STREAM_OPS or length < 0:
+                raise ValueError("not a streaming op")
+        except ValueError as exc:
+            self._send(400, {"error": "invalid", "message": f"malformed request: {exc}"})
+            return
+        started = False
+
+        def sink(meta: dict[str, Any]) -> IO[bytes]:
+            nonlocal started
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(int(meta.get("size", 0))))
+            self.send_header("X-JoPanel-Meta", json.dumps(meta))
+            self.end_headers()
+            started = True
+            return cast(IO[bytes], self.wfile)
+
+        request_id = request.get("request_id")
+        tokens = (
+            streams.INPUT.set((cast(IO[bytes], self.rfile), length)),
+            streams.OUTPUT.set(sink),
+        )
+        try:
+            result = execute(
+                self.server.ctx,
+                str(request["op"]),
+                request.get("payload", {}),
+                actor=str(request.get("actor") or f"uid:{peer_uid(self.connection)}")[:64],
+                request_id=request_id
+                if isinstance(request_id, str) and REQUEST_ID_RE.fullmatch(request_id)
+                else None,
+            )
+        except JoPanelError as exc:
+            if not started:
+                self._send(exc.http_status, exc.to_dict())
+            return
+        except Exception as exc:  # noqa: BLE001 - never leak a traceback to a client
+            log.exception("stream op failed")
+            if not started:
+                self._send(
+                    500, {"error": "internal", "message": f"internal error: {type(exc).__name__}"}
+                )
+            return
+        finally:
+            streams.INPUT.reset(tokens[0])
+            streams.OUTPUT.reset(tokens[1])
+        if not started:
+            self._send(200, result.model_dump(mode="json"))
 
 
 def socket_in_use(path: Path) -> bool:

@@ -36,6 +36,7 @@ from .routes import (
     user,
     user_cron,
     user_databases,
+    user_files,
     user_hosting,
 )
 from .schemas import error_responses
@@ -127,6 +128,7 @@ def create_app(
         user_hosting,
         user_cron,
         user_databases,
+        user_files,
     ):
         # Our 422 body everywhere, in place of FastAPI's default HTTPValidationError.
         app.include_router(module.router, responses=error_responses(422))

@@ -132,6 +132,13 @@ class AuditMiddleware:
 
 # --- request body limit ------------------------------------------------------------------
 UPLOAD_PREFIX = "/api/user/files/upload"
+# Also file bodies: the editor's save (raw text) and the panel's upload form.
+UPLOAD_PATHS = (
+    UPLOAD_PREFIX,
+    "/api/user/files/content",
+    "/panel/files/upload",
+    "/panel/files/save",
+)
 
 
 class BodyTooLarge(HTTPException):
@@ -164,7 +171,7 @@ class BodyLimitMiddleware:
         self.upload_limit = upload_limit
 
     def limit_for(self, path: str) -> int:
-        if path == UPLOAD_PREFIX or path.startswith(UPLOAD_PREFIX + "/"):
+        if any(path == p or path.startswith(p + "/") for p in UPLOAD_PATHS):
             return self.upload_limit
         return self.limit
 
