@@ -45,6 +45,7 @@ bench: $(STAMP) system
 	$(BIN)/python -m bench.hosting_bench
 	$(BIN)/python -m bench.migrate_bench
 	$(BIN)/python -m bench.login_bench
+	$(BIN)/python -m bench.usage_bench
 	$(BIN)/python -m bench.web_bench
 
 clean:

@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
+from jopanel.agent.context import AgentContext
+from jopanel.agent.limits_check import check_limits, usage_counts
 from jopanel.agent.usage import DiskUsage, write_cache
 from jopanel.errors import Conflict
+from jopanel.schemas.databases import Database, Databases, DbUser
+from jopanel.schemas.hosting import CronJob
 from jopanel.settings import Settings
 from tests.conftest import Op, new_user
 
@@ -142,3 +146,30 @@ def test_package_edit_dry_run_writes_nothing(root: Path, busy: Op) -> None:
     result = busy("package_update", name="big", values={"max_cron_jobs": 2}, dry_run=True)
     assert result.plan == ["update package big", "update limits of joko"]
     assert files_of(root) == before
+
+
+def test_databases_db_users_and_cron_jobs_are_counted(ctx: AgentContext, op: Op) -> None:
+    """The counts come from services.json's databases and cron sections."""
+    new_user(op, "joko")
+    config = ctx.store.read("joko")
+    hashed = "*" + "A" * 40
+    databases = Databases(
+        databases=[Database(name="joko_shop"), Database(name="joko_blog")],
+        users=[DbUser(name="joko_app", databases=["joko_shop"], password_hash=hashed)],
+    )
+    jobs = [CronJob(id=f"j{i}", schedule="*/5 * * * *", command="true") for i in range(3)]
+    services = config.services.model_copy(
+        update={
+            "databases": databases,
+            "cron": config.services.cron.model_copy(update={"jobs": jobs}),
+        }
+    )
+    counts = usage_counts(config.with_(services=services))
+    assert (counts["max_databases"], counts["max_db_users"], counts["max_cron_jobs"]) == (2, 1, 3)
+    roomy = config.limits.model_copy(update={"max_databases": 5})
+    busy = config.with_(services=services, limits=roomy)
+    limits = roomy.model_copy(update={"max_databases": 1, "max_cron_jobs": 2})
+    with pytest.raises(Conflict) as refused:
+        check_limits(busy, limits, force=False)
+    assert "max_databases: 2 in use, new limit 1" in str(refused.value)
+    assert "max_cron_jobs: 3 in use, new limit 2" in str(refused.value)
