@@ -9,11 +9,16 @@
 "Made by us" is the database comment naming this JoPanel root (system/mariadb.root_tag):
 what a failed change or a removal leaves behind is cleaned up, while a database some
 other tool created under the same prefix is never touched. An account that lists
-nothing does not need the server: when it cannot be reached, there is nothing to plan.
+nothing is not looked up on the server at all (no connection per account change, and a
+sandbox root never reaches the host's server for accounts that never had a database),
+except inside a database op (`server_checked`), whose rollback must see what it made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +34,19 @@ from ..system.mariadb import (
 )
 from .context import AgentContext
 from .drift import Drift
+
+_CHECK_SERVER: ContextVar[bool] = ContextVar("jopanel_db_check_server", default=False)
+
+
+@contextmanager
+def server_checked() -> Iterator[None]:
+    """Plan the MariaDB side even for an account whose section is empty (a database op:
+    the first create's rollback and the last delete need the server's view)."""
+    token = _CHECK_SERVER.set(True)
+    try:
+        yield
+    finally:
+        _CHECK_SERVER.reset(token)
 
 
 def check_owned(username: str, wanted: Databases) -> None:
@@ -49,11 +67,14 @@ def plan_databases(ctx: AgentContext, config: UserConfig) -> list[Drift]:
     username = config.username
     wanted = config.services.databases
     check_owned(username, wanted)
+    listed = bool(wanted.databases or wanted.users)
+    if not listed and not _CHECK_SERVER.get():
+        return []
     server = MariaDB(ctx.settings, ctx.runner)
     try:
         state = server.state(username)
     except MariaDBUnavailable:
-        if not wanted.databases and not wanted.users:
+        if not listed:
             return []
         raise
     return _plan(ctx, server, state, config)

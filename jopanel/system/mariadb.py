@@ -211,14 +211,21 @@ class MariaDB:
         like = _like_prefix(username)
         with self.connect() as cur:
             cur.execute(
-                "SELECT s.SCHEMA_NAME, s.SCHEMA_COMMENT, COUNT(t.TABLE_NAME),"
-                " COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0)"
-                " FROM information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES t"
-                " ON t.TABLE_SCHEMA = s.SCHEMA_NAME WHERE s.SCHEMA_NAME LIKE %s"
-                " GROUP BY s.SCHEMA_NAME, s.SCHEMA_COMMENT",
+                "SELECT SCHEMA_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA"
+                " WHERE SCHEMA_NAME LIKE %s",
                 (like,),
             )
-            dbs = {r[0]: DbState(r[0], r[1] or "", int(r[2]), int(r[3])) for r in cur.fetchall()}
+            dbs = {}
+            for name, comment in cur.fetchall():
+                # One schema at a time: an equality lets MariaDB open only that directory
+                # (a join over information_schema.TABLES reads every schema's tables).
+                cur.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0)"
+                    " FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                    (name,),
+                )
+                tables, size = cur.fetchone() or (0, 0)
+                dbs[name] = DbState(name, comment or "", int(tables), int(size))
             cur.execute(
                 "SELECT User, Priv FROM mysql.global_priv"
                 " WHERE Host = 'localhost' AND User LIKE %s",

@@ -12,6 +12,7 @@ import pymysql
 import pytest
 
 from jopanel.agent.context import AgentContext
+from jopanel.agent.flow import InjectedFault
 from jopanel.agent.registry import execute
 from jopanel.errors import Conflict, NotFound, ValidationFailed
 from jopanel.settings import load_settings
@@ -304,3 +305,23 @@ def test_objects_of_others_are_never_taken_over(op: Op, uname: str) -> None:
     op("apply_user", username=uname)  # an untagged database under the prefix stays
     assert root_query(f"SHOW DATABASES LIKE '{uname}\\_legacy'") == [(f"{uname}_legacy",)]
     drop_prefix(uname)
+
+
+def test_delete_failing_late_restores_databases_from_the_dumps(root: Path, uname: str) -> None:
+    """A failure after the databases were dropped puts them back, data and all."""
+    ctx = AgentContext(load_settings(root))
+    account = {"username": uname, "contact_email": "x@example.com"}
+    execute(ctx, "create_user", {**account, "primary_domain": f"{uname}.example.com"})
+    execute(ctx, "db_create", {"username": uname, "name": "shop", "password": PASSWORD})
+    conn = login(f"{uname}_shop", PASSWORD, f"{uname}_shop")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (v VARCHAR(10))")
+        cur.execute("INSERT INTO t VALUES ('kept')")
+    conn.close()
+    faulty = AgentContext(load_settings(root, fault_point="delete_user:remove_home"))
+    with pytest.raises(InjectedFault):
+        execute(faulty, "delete_user", {"username": uname})
+    assert (root / "etc/jopanel/users" / uname / "services.json").is_file()
+    assert root_query(f"SELECT v FROM `{uname}_shop`.t") == [("kept",)]
+    login(f"{uname}_shop", PASSWORD, f"{uname}_shop").close()
+    assert execute(ctx, "apply_user", {"username": uname}).plan == []

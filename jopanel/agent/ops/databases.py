@@ -21,8 +21,9 @@ from ...schemas.base import Username
 from ...schemas.databases import Database, Databases, DbUser
 from ...system.mariadb import MariaDB, MariaDBUnavailable, full_name, native_hash
 from ..context import Call
+from ..databases import server_checked
 from ..registry import OpResult, Payload, op
-from ..transaction import change_account
+from ..transaction import Mutate, change_account
 
 MIN_PASSWORD = 12
 NamePart = Annotated[str, Field(min_length=1, max_length=96)]
@@ -142,6 +143,11 @@ def _free_on_server(call: Call, database: str | None = None, user: str | None = 
         raise Conflict(f"{what} already exists on the server", field="name")
 
 
+def _change(call: Call, username: str, action: str, mutate: Mutate) -> OpResult:
+    with server_checked():
+        return change_account(call, username, action, mutate)
+
+
 def _done(call: Call, result: OpResult, data: Any) -> OpResult:
     """The op's own answer (names only); a dry run keeps the transaction's plan."""
     if not call.dry_run:
@@ -220,7 +226,7 @@ def db_create(call: Call, p: DbCreate) -> OpResult:
             ),
         )
 
-    result = change_account(call, p.username, "db_create", mutate)
+    result = _change(call, p.username, "db_create", mutate)
     return _done(call, result, {"name": name, "user": name})
 
 
@@ -243,7 +249,7 @@ def db_delete(call: Call, p: DbDelete) -> OpResult:
             Databases(databases=[d for d in section.databases if d.name != name], users=users),
         )
 
-    result = change_account(call, p.username, "db_delete", mutate)
+    result = _change(call, p.username, "db_delete", mutate)
     return _done(call, result, {"name": full_name(p.username, p.name)})
 
 
@@ -264,7 +270,7 @@ def db_user_create(call: Call, p: DbUserCreate) -> OpResult:
         user = DbUser(name=name, databases=databases, password_hash=password_hash)
         return _with(config, section.model_copy(update={"users": [*section.users, user]}))
 
-    result = change_account(call, p.username, "db_user_create", mutate)
+    result = _change(call, p.username, "db_user_create", mutate)
     return _done(
         call, result, {"name": name, "databases": [full_name(p.username, d) for d in p.databases]}
     )
@@ -278,7 +284,7 @@ def db_user_delete(call: Call, p: DbUserDelete) -> OpResult:
         kept = [u for u in section.users if u.name != user.name]
         return _with(config, section.model_copy(update={"users": kept}))
 
-    result = change_account(call, p.username, "db_user_delete", mutate)
+    result = _change(call, p.username, "db_user_delete", mutate)
     return _done(call, result, {"name": full_name(p.username, p.name, user=True)})
 
 
@@ -300,7 +306,7 @@ def db_user_grant(call: Call, p: DbUserGrant) -> OpResult:
         answer.update(name=user.name, databases=databases)
         return _with(config, section.model_copy(update={"users": users}))
 
-    result = change_account(call, p.username, "db_user_grant", mutate)
+    result = _change(call, p.username, "db_user_grant", mutate)
     return _done(call, result, answer)
 
 
@@ -316,5 +322,5 @@ def db_password_set(call: Call, p: DbPasswordSet) -> OpResult:
         users = [changed if u.name == user.name else u for u in section.users]
         return _with(config, section.model_copy(update={"users": users}))
 
-    result = change_account(call, p.username, "db_password_set", mutate)
+    result = _change(call, p.username, "db_password_set", mutate)
     return _done(call, result, {"name": full_name(p.username, p.name, user=True)})
