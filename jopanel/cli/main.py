@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import JoPanelError
-from . import admin, cron, databases, domains, packages, serve, ssh_keys, system, users
+from . import admin, cron, databases, domains, files, packages, serve, ssh_keys, system, users
 from .migrate import migrate_v1
 from .output import CliState
 
@@ -27,6 +27,7 @@ app.add_typer(domains.app, name="domain")
 app.add_typer(ssh_keys.app, name="ssh-key")
 app.add_typer(cron.app, name="cron")
 app.add_typer(databases.app, name="db")
+app.add_typer(files.app, name="file")
 app.command("rebuild")(system.rebuild)
 app.command("init")(system.init)
 app.command("reconcile")(system.reconcile)
