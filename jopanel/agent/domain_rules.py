@@ -50,7 +50,7 @@ def held_by_other(ctx: AgentContext, username: str, name: str) -> bool:
     if owner is None or owner == username:
         return False
     try:
-        return name in ctx.store.read(owner).domains.all_names()
+        return name in ctx.store.read(owner).domains.served_names()
     except JoPanelError:
         return False
 

@@ -61,8 +61,9 @@ def change_account(
             raise StaleRevision(
                 f"revision {expected} is stale; current is {old.revision}", field="revision"
             )
-        added = [d for d in new.domains.all_names() if d not in old.domains.all_names()]
-        removed = [d for d in old.domains.all_names() if d not in new.domains.all_names()]
+        # served_names: the www aliases are claimed like any name.
+        added = [d for d in new.domains.served_names() if d not in old.domains.served_names()]
+        removed = [d for d in old.domains.served_names() if d not in new.domains.served_names()]
         same = new.content_revision() == old.content_revision() and new.meta.notes == old.meta.notes
         if added:
             claim_domains(flow, call, name, added)

@@ -32,6 +32,24 @@ class Subdomain(_Strict):
         return f"{self.subdomain}.{self.parent}"
 
 
+class Tls(_Strict):
+    """A site's certificate (domains.json `tls`, keyed by the site's domain): what was
+    asked (`mode`, `redirect`, `hsts`) and what happened (the rest, written by the agent).
+    The certificate and key themselves live under ROOT/etc/jopanel/ssl/<domain>/."""
+
+    mode: Literal["acme", "custom", "off"] = "off"
+    status: Literal["none", "active", "failed"] = "none"
+    redirect: bool = False  # HTTP -> HTTPS (301), once a certificate is served
+    hsts: bool = False
+    issuer: str | None = Field(None, max_length=500)
+    names: list[Domain] = []
+    not_after: str | None = Field(None, max_length=40)  # ISO 8601, UTC
+    serial: str | None = Field(None, pattern=r"^[0-9a-f]{1,64}$")
+    last_error: str | None = Field(None, max_length=2000)
+    failures: int = Field(0, ge=0)
+    next_try: str | None = Field(None, max_length=40)  # ISO 8601: no ACME order before
+
+
 class Domains(ConfigModel):
     """Every hostname an account serves (domains.json)."""
 
@@ -41,6 +59,23 @@ class Domains(ConfigModel):
     alias_domains: list[Domain] = []
     # Primary/addon domains whose `www.` alias is turned off (every one has it by default).
     www_off: list[Domain] = []
+    # Certificates per site (primary, addon or subdomain); aliases and www ride on their
+    # site's. An entry for a name that is no longer a site is ignored (and its files go).
+    tls: dict[Domain, Tls] = {}
+
+    def site_names(self, domain: str) -> list[str] | None:
+        """Every hostname the site `domain` answers on (its certificate's names), or None
+        when `domain` is not a site (primary, addon or subdomain)."""
+        if domain == self.primary:
+            return [domain, *filter(None, [self.www_of(domain)]), *self.alias_domains]
+        if domain in (a.domain for a in self.addon_domains):
+            return [domain, *filter(None, [self.www_of(domain)])]
+        if domain in (s.fqdn for s in self.subdomains):
+            return [domain]
+        return None
+
+    def tls_of(self, domain: str) -> Tls:
+        return self.tls.get(domain) or Tls()
 
     def all_names(self) -> list[str]:
         """Every hostname listed, primary first (the www aliases: `served_names`)."""

@@ -43,7 +43,7 @@ class DomainClaims:
         if self._busy(username):
             return True
         try:
-            return hostname in self.store.read(username).domains.all_names()
+            return hostname in self.store.read(username).domains.served_names()
         except NotFound:
             return False
         except JoPanelError:
@@ -108,7 +108,7 @@ class DomainClaims:
         accounts = set(self.store.list_usernames())
         for username in accounts:
             try:
-                for name in self.store.read(username).domains.all_names():
+                for name in self.store.read(username).domains.served_names():
                     wanted[name] = username
             except Exception:  # noqa: BLE001 - reported by reconcile, not here
                 unreadable.add(username)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..atomic import ensure_dir, replace_symlink
 from ..schemas import UserConfig
 from ..settings import Settings
+from .certs import CertStore
 from .runner import Runner
 from .staging import ConfigFamily, write_if_changed
 from .templating import render
@@ -47,11 +48,17 @@ class Site:
 
 
 def sites_of(settings: Settings, config: UserConfig) -> list[Site]:
-    """Primary (with its aliases), addon domains, subdomains: SPEC §2 document roots."""
+    """Primary (with its www name and aliases), addon domains (with their www names),
+    subdomains: SPEC §2 document roots."""
     home = settings.home_of(config.username)
     domains = config.domains
-    sites = [Site([domains.primary, *domains.alias_domains], home / "public_html")]
-    sites += [Site([a.domain], home / a.docroot) for a in domains.addon_domains]
+    www = domains.www_of
+    primary = [domains.primary, *filter(None, [www(domains.primary)]), *domains.alias_domains]
+    sites = [Site(primary, home / "public_html")]
+    sites += [
+        Site([a.domain, *filter(None, [www(a.domain)])], home / a.docroot)
+        for a in domains.addon_domains
+    ]
     sites += [Site([s.fqdn], home / s.docroot) for s in domains.subdomains]
     return sites
 
@@ -65,6 +72,8 @@ class Nginx(ConfigFamily):
         self.main_config = self.etc / "nginx.conf"
         self.http_snippet = self.etc / "conf.d/jopanel-http.conf"
         self.fastcgi_snippet = self.etc / "snippets/jopanel-fastcgi.conf"
+        self.tls_snippet = self.etc / "snippets/jopanel-tls.conf"
+        self.certs = CertStore(settings)
         self.log_dir = settings.path("var/log/nginx/domains")
         self.error_log = settings.path("var/log/nginx/error.log")
         self.suspended_root = settings.path("var/www/jopanel/suspended")
@@ -88,6 +97,32 @@ class Nginx(ConfigFamily):
             addresses.append(f"[::]:{port}")
         return addresses
 
+    def listen_https(self) -> list[str]:
+        """Where HTTPS server blocks listen (none while HTTPS is off: settings.https_enabled)."""
+        if not self.settings.https_enabled:
+            return []
+        port = self.settings.https_port
+        if self.settings.is_sandbox:
+            return [f"127.0.0.1:{port}"]
+        addresses = [str(port)]
+        if os.path.exists("/proc/net/if_inet6"):
+            addresses.append(f"[::]:{port}")
+        return addresses
+
+    def tls_context(self, config: UserConfig, site: Site) -> dict[str, object] | None:
+        """The HTTPS block of a site: only with a certificate on disk that is in date and
+        covers every name of the site; until then the site is served over HTTP only."""
+        if not self.settings.https_enabled:
+            return None
+        tls = config.domains.tls_of(site.names[0])
+        if tls.mode == "off":
+            return None
+        cert = self.certs.current(site.names[0])
+        if cert is None or cert.owner != config.username or not cert.valid_for(site.names):
+            return None
+        fullchain, key = self.certs.live_paths(site.names[0])
+        return {"fullchain": fullchain, "key": key, "redirect": tls.redirect, "hsts": tls.hsts}
+
     # --- rendering ----------------------------------------------------------------------
     def render_vhost(self, config: UserConfig, php_socket: Path | None) -> str:
         suspended = config.account.status == "suspended"
@@ -95,7 +130,14 @@ class Nginx(ConfigFamily):
             "nginx_vhost.conf.j2",
             username=config.username,
             listen=self.listen(),
-            sites=[s.context(self.log_dir) for s in sites_of(self.settings, config)],
+            sites=[
+                {**s.context(self.log_dir), "tls": self.tls_context(config, s)}
+                for s in sites_of(self.settings, config)
+            ],
+            listen_https=self.listen_https(),
+            https_suffix="" if self.settings.https_port == 443 else f":{self.settings.https_port}",
+            tls_snippet=self.tls_snippet,
+            acme_webroot=self.settings.acme_webroot,
             suspended=suspended,
             suspended_root=self.suspended_root,
             php_socket=php_socket,
@@ -115,6 +157,7 @@ class Nginx(ConfigFamily):
             http_snippet=self.http_snippet,
             default_server=self.settings.is_sandbox,
             listen=self.listen()[0],
+            listen_https=next(iter(self.listen_https()), None),
             include_dir=include_dir,
         )
 
@@ -136,9 +179,11 @@ class Nginx(ConfigFamily):
         ensure_dir(self.log_dir, 0o755)
         ensure_dir(self.temp_dir, 0o755)
         ensure_dir(self.suspended_root, 0o755)
+        ensure_dir(self.settings.acme_webroot, 0o755)
         base = {
             self.http_snippet: render("nginx_http.conf.j2", settings=self.http_settings()),
             self.fastcgi_snippet: render("nginx_fastcgi.conf.j2"),
+            self.tls_snippet: render("nginx_tls.conf.j2"),
             self.suspended_root / "suspended.html": render("suspended.html.j2"),
         }
         if self.settings.is_sandbox:

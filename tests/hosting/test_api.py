@@ -50,6 +50,7 @@ def test_domains_add_list_remove(api: Api) -> None:
         "parent": None,
         "docroot": "domains/shop.example.org/public_html",
         "document_root": "/home/anna/domains/shop.example.org/public_html",
+        "www": "www.shop.example.org",
     }
     sub = api.request(
         "POST",

@@ -47,7 +47,7 @@ def test_every_kind_gets_its_spec_document_root(op: Op, root: Path) -> None:
             (root / "etc/jopanel/skel/public_html/index.html").read_text(),
         )
     vhost = (root / VHOST).read_text()
-    assert "server_name joko.example.com joko.example.net;" in vhost
+    assert "server_name joko.example.com www.joko.example.com joko.example.net;" in vhost
     assert f"root {root}/home/joko/domains/shop.example.org/public_html;" in vhost
     assert f"root {root}/home/joko/domains/joko.example.com/subdomains/blog;" in vhost
     assert vhost.count("server {") == 4

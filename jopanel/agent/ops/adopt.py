@@ -243,9 +243,9 @@ def _reimport(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Ac
         if legacy:
             return "kept", _record_origin(call, flow, existing, seq, p.origin)
         return "kept", existing
-    old_names = existing.domains.all_names()
-    added = [d for d in desired.domains.all_names() if d not in old_names]
-    removed = [d for d in old_names if d not in desired.domains.all_names()]
+    old_names = existing.domains.served_names()
+    added = [d for d in desired.domains.served_names() if d not in old_names]
+    removed = [d for d in old_names if d not in desired.domains.served_names()]
     if added:
         claim_domains(flow, call, name, added)
     written: list[UserConfig] = []
@@ -317,7 +317,7 @@ def _create(call: Call, flow: Flow, p: ImportUser, limits: Limits) -> tuple[Acti
             uid = gid = ctx.accounts.allocate_id(reserve=not call.dry_run)
             shell = "/bin/bash"
         config = _desired(ctx, p, uid, gid, shell, limits, entry is not None)
-        names = config.domains.all_names()
+        names = config.domains.served_names()
         claim_domains(flow, call, name, names)
         written: list[UserConfig] = []
         flow.step(

@@ -49,6 +49,12 @@ class DomainRemove(Payload):
     domain: Domain
 
 
+class DomainWww(Payload):
+    username: Username
+    domain: Domain
+    www: bool
+
+
 def describe(config: UserConfig, home: str) -> list[dict[str, Any]]:
     """Every hostname of the account with its kind and document root."""
     d = config.domains
@@ -69,6 +75,7 @@ def describe(config: UserConfig, home: str) -> list[dict[str, Any]]:
     ]
     for row in rows:
         row["document_root"] = f"{home}/{row['docroot']}"
+        row["www"] = d.www_of(row["domain"])
     return rows
 
 
@@ -138,10 +145,18 @@ def add_domain(ctx: AgentContext, config: UserConfig, p: DomainAdd) -> tuple[Use
             domains = d.model_copy(update={"alias_domains": [*d.alias_domains, fqdn]})
     if fqdn in d.all_names():
         raise Conflict(f"{fqdn} is already a domain of this account", field="domain")
+    if fqdn in d.www_names():
+        raise Conflict(
+            f"{fqdn} is already served as the www alias of {fqdn[4:]}; turn that off first",
+            field="domain",
+        )
     _check_limit(config, p.type)
     check_hostname_available(ctx, config.username, fqdn, "domain")
     # Re-validate the whole document (uniqueness, parents) exactly as it will be stored.
     checked = parse_model(Domains, domains.model_dump(), "domains")
+    for www in checked.www_names():  # a new addon brings its www alias, claimed too
+        if www not in d.www_names():
+            check_hostname_available(ctx, config.username, www, "domain")
     return config.with_(domains=checked), fqdn
 
 
@@ -150,6 +165,11 @@ def remove_domain(config: UserConfig, name: str) -> UserConfig:
     if name == d.primary:
         raise Conflict(
             "the primary domain cannot be removed; change it with 'user update --primary-domain'",
+            field="domain",
+        )
+    if name in d.www_names():
+        raise Conflict(
+            f"{name} is the www alias of {name[4:]}; turn it off (www off) instead",
             field="domain",
         )
     if name not in d.all_names():
@@ -162,9 +182,34 @@ def remove_domain(config: UserConfig, name: str) -> UserConfig:
             "addon_domains": [a for a in d.addon_domains if a.domain != name],
             "subdomains": [s for s in d.subdomains if s.fqdn != name],
             "alias_domains": [a for a in d.alias_domains if a != name],
+            "www_off": [w for w in d.www_off if w != name],
+            "tls": {k: v for k, v in d.tls.items() if k != name},  # its files: cert_drift
         }
     )
     return config.with_(domains=domains)
+
+
+def set_www(ctx: AgentContext, config: UserConfig, domain: str, on: bool) -> UserConfig:
+    """Turn the `www.` alias of a primary or addon domain on or off."""
+    d = config.domains
+    if domain not in [d.primary, *(a.domain for a in d.addon_domains)]:
+        if domain in d.all_names():
+            raise ValidationFailed(
+                f"{domain} is not a primary or addon domain: only those have a www alias",
+                field="domain",
+            )
+        raise NotFound(f"{domain} is not a domain of this account", field="domain")
+    off = [w for w in d.www_off if w != domain] + ([] if on else [domain])
+    new = d.model_copy(update={"www_off": off})
+    www = f"www.{domain}"
+    if on and new.www_of(domain) is None:
+        if www in d.all_names():
+            raise Conflict(f"{www} is already a domain of this account", field="domain")
+        if domain.startswith("www.") or len(www) > 253:
+            raise ValidationFailed(f"{domain} cannot have a www alias", field="domain")
+    if on and www not in d.www_names():
+        check_hostname_available(ctx, config.username, www, "domain")
+    return config.with_(domains=new)
 
 
 @op("domain_list", DomainRef, reads_only=True)
@@ -196,4 +241,16 @@ def domain_remove(call: Call, p: DomainRemove) -> OpResult:
     if not call.dry_run:
         # The document root's files are the account's: they stay in its home.
         result.data = {"domain": p.domain, "revision": call.ctx.store.read(p.username).revision}
+    return result
+
+
+@op("domain_www_set", DomainWww)
+def domain_www_set(call: Call, p: DomainWww) -> OpResult:
+    result = change_account(
+        call, p.username, "domain_www_set", lambda c: set_www(call.ctx, c, p.domain, p.www)
+    )
+    if not call.dry_run:
+        config = call.ctx.store.read(p.username)
+        row = next(r for r in describe(config, config.account.home_dir) if r["domain"] == p.domain)
+        result.data = {**row, "revision": config.revision}
     return result

@@ -56,8 +56,8 @@ def user_rollback(call: Call, p: RollbackRef) -> OpResult:
         if p.expected_revision is not None and p.expected_revision != current.revision:
             raise StaleRevision("the account changed since it was read", field="revision")
         restored = UserConfig.from_documents(ctx.store.revision_documents(p.username, p.seq))
-        for hostname in restored.domains.all_names():
-            if hostname not in current.domains.all_names():
+        for hostname in restored.domains.served_names():
+            if hostname not in current.domains.served_names():
                 # The rules every other way of adding a hostname goes through (another
                 # account's name, a name under another account's domain, a public suffix).
                 check_hostname_available(ctx, p.username, hostname, "domains")

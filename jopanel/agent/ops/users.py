@@ -20,6 +20,7 @@ from ...schemas.summary import AccountSummary, AccountView
 from ...store.locks import global_lock
 from ...system import leftovers
 from ...system.crypt import hash_system_password
+from ..cert_drift import retire_account
 from ..context import AgentContext, Call
 from ..converge import converge
 from ..databases import drop_account, dump_account, restore_account
@@ -369,6 +370,11 @@ def delete_user(call: Call, p: UserRef) -> OpResult:
             "forget_usage",
             lambda: forget_account(ctx.settings, name),
             describe="remove its cached disk usage and bandwidth counts",
+        )
+        flow.step(
+            "remove_certificates",
+            lambda: retire_account(ctx, name),
+            describe=f"revoke (ACME) and remove the certificates of {name}",
         )
         flow.step(
             "remove_leftovers",

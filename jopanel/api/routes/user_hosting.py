@@ -57,6 +57,15 @@ class DomainOut(BaseModel):
     parent: str | None
     docroot: str = Field(description="relative to the home")
     document_root: str
+    www: str | None = Field(
+        None, description="the www. alias this domain also answers on (primary/addon only)"
+    )
+
+
+class DomainWwwIn(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"www": False}]})
+
+    www: bool = Field(description="whether www.<domain> answers too")
 
 
 class SshKeyIn(_In):
@@ -149,6 +158,25 @@ def remove_domain(
     request.state.audit_target = principal.username
     ctx.accounts.account_op(principal, "domain_remove", {"domain": name})
     return Response(status_code=204)
+
+
+@router.put(
+    "/domains/{name}",
+    name="user.domains.update",
+    summary="Turn the www. alias of the primary or an addon domain on or off",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+def update_domain(
+    name: Annotated[str, Path(max_length=253, description="the domain")],
+    body: DomainWwwIn,
+    principal: HostingAccount,
+    ctx: Ctx,
+    request: Request,
+) -> DomainOut:
+    """409 when turning it on and another account holds `www.<domain>`."""
+    request.state.audit_target = principal.username
+    data = ctx.accounts.account_op(principal, "domain_www_set", {"domain": name, "www": body.www})
+    return DomainOut.model_validate(data)
 
 
 @router.get(
