@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real, and starts MariaDB.
+# PACKAGES holds what `jopanel install` puts on a server (jopanel/install/packages.py)
+# plus the suite's own tools: systemd (systemd-analyze), util-linux (setpriv), git and
+# make for tests/install.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 PACKAGES=(
   passwd login nginx php8.2-fpm php8.2-cli openssh-server libnss-wrapper
   mariadb-server mariadb-client chromium acl zip unzip publicsuffix bubblewrap strace
-  cron quota e2fsprogs
+  cron quota e2fsprogs pebble systemd util-linux git make
 )
 
 missing=()

@@ -1,12 +1,11 @@
 """`jopanel agent`: HTTP/1.1 over a Unix socket, `POST /execute {op, payload, dry_run}`.
 
-Only root and the configured service uids may connect (SO_PEERCRED). Bodies over
+Only root, the configured uids and the service group may connect (SO_PEERCRED). Bodies over
 MAX_BODY are refused unread. Every op is logged by the registry as one JSON line.
 """
 
 from __future__ import annotations
 
-import grp
 import json
 import logging
 import os
@@ -34,16 +33,42 @@ REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")  # an API request's id (jopanel.ag
 SOCKET_MODE = 0o660
 
 
-def peer_uid(sock: socket.socket) -> int:
+def peer_ids(sock: socket.socket) -> tuple[int, int]:
+    """(uid, gid) of the connected process, from the kernel."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
+    _pid, uid, gid = struct.unpack("3i", creds)
+    return int(uid), int(gid)
+
+
+def peer_uid(sock: socket.socket) -> int:
+    return peer_ids(sock)[0]
+
+
+def service_gid(settings: Settings) -> int | None:
+    """The service group's gid as ROOT/etc/group has it (a sandbox's own group file)."""
+    path = settings.path("etc/group")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] == settings.service_user and fields[2].isdigit():
+            return int(fields[2])
+    return None
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     ctx: AgentContext
     allowed_uids: set[int]
+    allowed_gid: int | None = None  # the service group: the API reaches the agent through it
+
+    def allows(self, sock: socket.socket) -> tuple[bool, int]:
+        uid, gid = peer_ids(sock)
+        return uid in self.allowed_uids or (
+            self.allowed_gid is not None and gid == self.allowed_gid
+        ), uid
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,8 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": "not_found", "message": "unknown path"})
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        uid = peer_uid(self.connection)
-        if uid not in self.server.allowed_uids:
+        allowed, uid = self.server.allows(self.connection)
+        if not allowed:
             self.close_connection = True
             self._send(403, {"error": "forbidden", "message": f"uid {uid} may not use the agent"})
             return
@@ -217,11 +242,10 @@ def bind(settings: Settings) -> _Server:
     server = _Server(str(path), _Handler)
     server.ctx = AgentContext(settings)
     server.allowed_uids = {0, *settings.agent_allowed_uids}
+    server.allowed_gid = service_gid(settings)
     os.chmod(path, SOCKET_MODE)
-    try:
-        os.chown(path, 0, grp.getgrnam(settings.service_user).gr_gid)
-    except KeyError:
-        pass  # no service group (sandbox): root-only socket
+    if server.allowed_gid is not None:  # else (a bare sandbox): a root-only socket
+        os.chown(path, 0, server.allowed_gid)
     return server
 
 

@@ -11,7 +11,20 @@ import click
 import typer
 
 from ..errors import JoPanelError
-from . import admin, cron, databases, domains, files, packages, serve, ssh_keys, system, users
+from . import (
+    admin,
+    cron,
+    databases,
+    domains,
+    files,
+    packages,
+    php,
+    serve,
+    ssh_keys,
+    system,
+    users,
+)
+from . import install as install_cli
 from .migrate import migrate_v1
 from .output import CliState
 
@@ -26,6 +39,7 @@ app.add_typer(packages.app, name="package")
 app.add_typer(domains.app, name="domain")
 app.add_typer(ssh_keys.app, name="ssh-key")
 app.add_typer(cron.app, name="cron")
+app.add_typer(php.app, name="php")
 app.add_typer(databases.app, name="db")
 app.add_typer(files.app, name="file")
 app.command("rebuild")(system.rebuild)
@@ -38,6 +52,9 @@ app.command("reindex")(system.reindex)
 app.command("demo")(serve.demo)
 app.add_typer(admin.app, name="admin")
 app.command("migrate-v1")(migrate_v1)
+app.command("install")(install_cli.install)
+app.command("upgrade")(install_cli.upgrade)
+app.command("uninstall")(install_cli.uninstall)
 
 
 @app.callback()
@@ -56,7 +73,7 @@ def main(
 
 
 # Verbs that prepare the root themselves; every other verb refuses an uninitialised one.
-SETS_UP_ITS_ROOT = frozenset({"init", "demo", "agent", "migrate-v1"})
+SETS_UP_ITS_ROOT = frozenset({"init", "demo", "agent", "migrate-v1", "install"})
 USAGE_EXIT = 2
 
 

@@ -1,0 +1,93 @@
+"""The systemd units of a JoPanel server: the root agent and the unprivileged API.
+
+Paths are those the host sees: on a sandbox root the units carry `--root ROOT`, so the
+same files work under `systemd-analyze verify` (and would run the sandbox's services).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from ..settings import Settings
+
+AGENT_UNIT = "jopanel-agent.service"
+API_UNIT = "jopanel-api.service"
+UNITS = (AGENT_UNIT, API_UNIT)
+
+
+def unit_dir(settings: Settings) -> Path:
+    return settings.path("etc/systemd/system")
+
+
+def _exec(binary: Path, settings: Settings, *args: str) -> str:
+    argv = [str(binary)]
+    if settings.is_sandbox:
+        argv += ["--root", str(settings.root)]
+    return shlex.join([*argv, *args])
+
+
+def agent_unit(settings: Settings, binary: Path) -> str:
+    return f"""\
+# Written by `jopanel install`; `jopanel upgrade` rewrites it.
+[Unit]
+Description=JoPanel agent (root; the only process that changes the system)
+After=network.target
+
+[Service]
+Type=simple
+ExecStart={_exec(binary, settings, "agent")}
+Restart=on-failure
+RestartSec=2s
+# Logs are JSON lines on stderr; journald keeps them.
+Environment=PYTHONUNBUFFERED=1
+KillSignal=SIGTERM
+TimeoutStopSec=60s
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def api_unit(settings: Settings, binary: Path, state_dir: Path) -> str:
+    user = settings.service_user
+    return f"""\
+# Written by `jopanel install`; `jopanel upgrade` rewrites it.
+[Unit]
+Description=JoPanel API and web UI (unprivileged; reaches the system through the agent)
+After=network.target {AGENT_UNIT}
+Wants={AGENT_UNIT}
+
+[Service]
+Type=simple
+User={user}
+Group={user}
+ExecStart={_exec(binary, settings, "serve")}
+Restart=on-failure
+RestartSec=2s
+Environment=PYTHONUNBUFFERED=1
+UMask=0077
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictSUIDSGID=yes
+RestrictNamespaces=yes
+LockPersonality=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+# Its own state only (the SQLite database); the agent's socket is reached through the
+# {user} group (connecting needs no write access to the file system).
+ReadWritePaths={state_dir}
+
+[Install]
+WantedBy=multi-user.target
+"""
