@@ -93,9 +93,7 @@ def quota_usage(runner: Runner, settings: Settings, config: UserConfig) -> DiskU
     return DiskUsage(used.bytes, used.files, "quota", time.time())
 
 
-def disk_usage(
-    ctx: AgentContext, config: UserConfig, *, max_age: float | None = None
-) -> DiskUsage:
+def disk_usage(ctx: AgentContext, config: UserConfig, *, max_age: float | None = None) -> DiskUsage:
     """Quota when available; else the cached walk if younger than `max_age` (default
     WALK_MAX_AGE_S), else a new walk (written to the cache)."""
     max_age = WALK_MAX_AGE_S if max_age is None else max_age
