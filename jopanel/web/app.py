@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..api.errors import jopanel_error_response
 from ..errors import JoPanelError
 from .render import error_page
-from .routes import admin, auth, panel, panel_databases, system
+from .routes import admin, auth, panel, panel_databases, panel_files, system
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -55,6 +55,6 @@ class NoFraming:
 def install_web(app: FastAPI) -> None:
     app.add_middleware(NoFraming)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, admin, system, panel, panel_databases):
+    for module in (auth, admin, system, panel, panel_databases, panel_files):
         app.include_router(module.router)
     app.add_exception_handler(JoPanelError, _error)
