@@ -117,11 +117,25 @@ class Domains(ConfigModel):
         return self
 
 
+class PhpValues(_Strict):
+    """The allow-list of PHP settings an account may choose, each with its range (no
+    free-form setting exists). `memory_limit_mb` is further capped by the account's
+    limits.json `memory_limit_mb` when set, and upload_max_filesize <= post_max_size."""
+
+    memory_limit_mb: int = Field(256, ge=32, le=8192)
+    max_execution_time: int = Field(60, ge=1, le=600)
+    upload_max_filesize_mb: int = Field(64, ge=1, le=1024)
+    post_max_size_mb: int = Field(64, ge=1, le=1024)
+    max_input_vars: int = Field(1000, ge=100, le=100000)
+    display_errors: bool = False
+
+
 class PhpSettings(_Strict):
     enabled: bool = True
     version: str = Field("8.2", pattern=PHP_VERSION_RE)
     fpm_pool: str = Field(pattern=r"^jopanel-[a-z][a-z0-9]{2,15}$")
     open_basedir: list[AbsPath] = []
+    settings: PhpValues = PhpValues()
 
 
 class NodeApp(_Strict):

@@ -140,6 +140,7 @@ class Nginx(ConfigFamily):
             acme_webroot=self.settings.acme_webroot,
             suspended=suspended,
             suspended_root=self.suspended_root,
+            max_body_mb=config.services.php.settings.post_max_size_mb,
             php_socket=php_socket,
             fastcgi_snippet=self.fastcgi_snippet,
         )

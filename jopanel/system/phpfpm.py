@@ -50,8 +50,19 @@ class PhpIni(BaseModel):
     max_execution_time: int = Field(60, ge=1, le=3600)
     upload_max_filesize_mb: int = Field(64, ge=1, le=4096)
     post_max_size_mb: int = Field(64, ge=1, le=4096)
+    max_input_vars: int = Field(1000, ge=100, le=100000)
     display_errors: bool = False
     max_children: int = Field(5, ge=1, le=200)
+
+    @classmethod
+    def of(cls, config: UserConfig) -> PhpIni:
+        """The account's services.json `php.settings`, its memory limit capped by
+        limits.json `memory_limit_mb` (0: no cap), so a lowered limit holds at once."""
+        values = config.services.php.settings.model_dump()
+        cap = config.limits.memory_limit_mb
+        if cap:
+            values["memory_limit_mb"] = min(values["memory_limit_mb"], max(cap, 16))
+        return cls(**values)
 
 
 def installed_versions() -> list[str]:
@@ -135,7 +146,7 @@ class PhpFpm(ConfigFamily):
             open_basedir=self.open_basedir(config, tmp_dir),
             tmp_dir=tmp_dir,
             error_log=home / "logs/php-error.log",
-            ini=(ini or PhpIni()).model_dump(),
+            ini=(ini or PhpIni.of(config)).model_dump(),
         )
 
     def render_main(

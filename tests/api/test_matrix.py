@@ -224,6 +224,26 @@ ENDPOINTS: dict[str, Endpoint] = {
     "user.php.set": Endpoint(
         "PUT", "/api/user/php", ACCOUNT_ONLY, body=lambda api, caller, target: {"version": "8.2"}
     ),
+    "user.php.show": Endpoint("GET", "/api/user/php", ACCOUNT_ONLY),
+    # www alias on/off: "anna" is not a domain name, so past the role gate 422.
+    "user.domains.update": Endpoint(
+        "PUT",
+        "/api/user/domains/{target}",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"www": True},
+    ),
+    # Cron: "anna" is a possible job id that no account has: 404 past the role gate.
+    "user.cron.list": Endpoint("GET", "/api/user/cron", ACCOUNT_ONLY),
+    "user.cron.add": Endpoint(
+        "POST",
+        "/api/user/cron",
+        row(401, 201, 403, 403, 403),
+        body=lambda api, caller, target: {"minute": "7", "command": "true"},
+    ),
+    "user.cron.enable": Endpoint(
+        "PUT", "/api/user/cron", ACCOUNT_ONLY, body=lambda api, caller, target: {"enabled": True}
+    ),
+    "user.cron.remove": Endpoint("DELETE", "/api/user/cron/{target}", row(401, 404, 403, 403, 403)),
 }
 
 LOGIN_NAMES = {

@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     logins,
     lookups,
     packages,
+    php,
     rebuild,
     ssh,
     status,

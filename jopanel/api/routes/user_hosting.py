@@ -99,19 +99,72 @@ class SshKeyOut(BaseModel):
     key: str
 
 
-class PhpIn(_In):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "8.2"}]})
+class PhpSettingsIn(_In):
+    """The allow-list of PHP settings (sizes in MB); only those given change."""
 
-    version: str = Field(pattern=r"^[5-9]\.[0-9]{1,2}$", examples=["8.2"])
+    memory_limit_mb: int | None = Field(
+        None, ge=32, le=8192, description="at most limits.json memory_limit_mb"
+    )
+    max_execution_time: int | None = Field(None, ge=1, le=600, description="seconds")
+    upload_max_filesize_mb: int | None = Field(None, ge=1, le=1024)
+    post_max_size_mb: int | None = Field(None, ge=1, le=1024)
+    max_input_vars: int | None = Field(None, ge=100, le=100000)
+    display_errors: bool | None = None
+
+
+class PhpIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"version": "8.2"},
+                {"settings": {"memory_limit_mb": 256, "max_execution_time": 120}},
+            ]
+        },
+    )
+
+    version: str | None = Field(None, pattern=r"^[5-9]\.[0-9]{1,2}$", examples=["8.2"])
+    settings: PhpSettingsIn | None = None
+
+
+class PhpSettingsOut(BaseModel):
+    memory_limit_mb: int
+    max_execution_time: int
+    upload_max_filesize_mb: int
+    post_max_size_mb: int
+    max_input_vars: int
+    display_errors: bool
 
 
 class PhpOut(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"version": "8.2", "installed": ["8.2"]}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "8.2",
+                    "installed": ["8.2"],
+                    "enabled": True,
+                    "settings": {
+                        "memory_limit_mb": 256,
+                        "max_execution_time": 60,
+                        "upload_max_filesize_mb": 64,
+                        "post_max_size_mb": 64,
+                        "max_input_vars": 1000,
+                        "display_errors": False,
+                    },
+                    "memory_limit_cap_mb": 1024,
+                    "effective_memory_limit_mb": 256,
+                }
+            ]
+        }
     )
 
     version: str
     installed: list[str]
+    enabled: bool
+    settings: PhpSettingsOut
+    memory_limit_cap_mb: int = Field(description="limits.json memory_limit_mb (0: no cap)")
+    effective_memory_limit_mb: int = Field(description="what the pool gets")
 
 
 @router.get(
@@ -225,13 +278,26 @@ def remove_key(
     return Response(status_code=204)
 
 
+@router.get(
+    "/php",
+    name="user.php.show",
+    summary="The PHP version and settings of this account",
+    responses=error_responses(401, 403, 503),
+)
+def show_php(principal: HostingAccount, ctx: Ctx) -> PhpOut:
+    data = ctx.agent.execute("php_show", {"username": principal.username}, actor=principal.actor)
+    return PhpOut.model_validate(data.data)
+
+
 @router.put(
     "/php",
     name="user.php.set",
-    summary="Choose the PHP version among those installed",
+    summary="Choose the PHP version among those installed and/or change PHP settings",
     responses=error_responses(401, 403, 422, 503),
 )
 def set_php(body: PhpIn, principal: HostingAccount, ctx: Ctx, request: Request) -> PhpOut:
+    """Settings outside their range, or a memory_limit above limits.json
+    `memory_limit_mb`, are 422; the pool is checked with the real php-fpm."""
     request.state.audit_target = principal.username
-    data = ctx.accounts.account_op(principal, "php_version_set", {"version": body.version})
+    data = ctx.accounts.account_op(principal, "php_set", body.model_dump(exclude_none=True))
     return PhpOut.model_validate(data)
