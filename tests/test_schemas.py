@@ -54,6 +54,7 @@ def test_nested_documents_have_the_spec_fields() -> None:
         "enabled",
         "fpm_pool",
         "open_basedir",
+        "settings",  # the PHP settings allow-list (not in SPEC §3)
         "version",
     ]
     assert sorted(documents["services"]["nodejs"]) == ["apps", "enabled"]
