@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     listen: str = "127.0.0.1:8080"
     http_port: int = Field(80, ge=1, le=65535)
     https_port: int = Field(443, ge=1, le=65535)
+    # ACME directory (Let's Encrypt production by default) and, for a test CA such as
+    # pebble, the CA bundle that verifies the directory's own TLS (docs/ssl.md).
+    acme_directory: str = "https://acme-v02.api.letsencrypt.org/directory"
+    acme_ca_bundle: Path | None = None
+    acme_contact: str | None = None
     # uid/gid range JoPanel allocates from; ids outside it are never ours.
     uid_min: int = Field(20000, ge=1000)
     uid_max: int = Field(59999, ge=1000)
@@ -135,6 +140,28 @@ class Settings(BaseSettings):
     def audit_journal(self) -> Path:
         """The agent's append-only record of every change (the audit table indexes it)."""
         return self.log_dir / "audit.jsonl"
+
+    @property
+    def https_enabled(self) -> bool:
+        """Whether vhosts get HTTPS server blocks. Always on the real root; a sandbox only
+        when its HTTPS_PORT is configured, so sandboxes sharing a host never fight over 443."""
+        return not self.is_sandbox or "https_port" in self.model_fields_set
+
+    @property
+    def ssl_dir(self) -> Path:
+        """Certificates and keys, one root-only directory per domain (jopanel/system/certs.py)."""
+        return self.etc_dir / "ssl"
+
+    @property
+    def acme_dir(self) -> Path:
+        """The server's one ACME account (key and registration), root-only."""
+        return self.etc_dir / "acme"
+
+    @property
+    def acme_webroot(self) -> Path:
+        """HTTP-01 tokens, served by every vhost at /.well-known/acme-challenge/ (beside the
+        suspended page: var/lib/jopanel is root-only, the web server must read these)."""
+        return self.path("var/www/jopanel/acme-challenge")
 
     @property
     def home_base(self) -> Path:

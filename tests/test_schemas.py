@@ -33,7 +33,8 @@ SPEC_FIELDS: dict[type[BaseModel], str] = {
     Limits: "disk_quota_mb bandwidth_quota_mb max_addon_domains max_subdomains max_alias_domains "
     "max_databases max_db_users max_ftp_accounts max_cron_jobs cpu_limit_percent "
     "memory_limit_mb io_limit_mb_s",
-    Domains: "primary addon_domains subdomains alias_domains www_off",
+    # SPEC §3 plus `www_off` and `tls` (each site's certificate: mode, status, facts).
+    Domains: "primary addon_domains subdomains alias_domains www_off tls",
     # SPEC §3 plus `databases` (which MariaDB databases and DB users the account owns).
     Services: "web_server php nodejs ftp cron databases",
     Ssh: "enabled mode authorized_keys force_command chroot_dir allow_port_forwarding "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import Conflict
 from ..schemas import NOLOGIN_SHELL, UserConfig
 from ..system.accounts import HOME_MODE
+from .cert_drift import plan_certs
 from .context import AgentContext
 from .cron_state import plan_cron
 from .databases import plan_databases
@@ -93,6 +94,7 @@ def plan_drift(
     drift += plan_cron(ctx, config)
     drift += plan_databases(ctx, config)
     drift += plan_quota(ctx, config)
+    drift += plan_certs(ctx, config)
     return drift
 
 

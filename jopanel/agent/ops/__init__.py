@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     php,
     rebuild,
     ssh,
+    ssl,
     status,
     users,
 )
