@@ -8,6 +8,7 @@ from jopanel.agent.registry import REGISTRY, Payload
 EXPECTED_OPS = [
     "account_system_state",
     "apply_user",
+    "check_configs",
     "create_user",
     "delete_user",
     "domain_add",

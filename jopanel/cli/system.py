@@ -11,7 +11,6 @@ import typer
 from ..accounts.service import rebuild_index
 from ..agent import server
 from ..errors import JoPanelError
-from ..system.runner import Runner
 from ..system.sandbox import init_root
 from .domains import DryRun
 from .output import CliState, emit, state_of, working
@@ -71,33 +70,17 @@ def reconcile(
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check that the root, the tools and every account are in order."""
+    """Check packages, units, the agent socket, the database, the nginx/PHP-FPM/sshd
+    configs, disk space, certificates and drift; each row says what to do. Exit 1 on a fail."""
+    from ..install.doctor import as_rows, run_checks
+
     state: CliState = ctx.obj
-    settings = state.settings
-    checks = []
-    for binary in ("useradd", "usermod", "userdel", "groupadd", "nginx", "sshd"):
-        try:
-            path = Runner().which(binary)
-            checks.append({"check": f"binary {binary}", "result": "ok", "detail": path})
-        except Exception as exc:  # noqa: BLE001 - doctor reports, never stops
-            checks.append({"check": f"binary {binary}", "result": "missing", "detail": str(exc)})
-    checks.append(
-        {
-            "check": "root initialised",
-            "result": "ok" if settings.users_dir.is_dir() else "no",
-            "detail": str(settings.root),
-        }
+    with working(state, "checking the server and every account…"):
+        checks = run_checks(state.settings, state.agent)
+    emit(
+        state, as_rows(checks), columns=["check", "status", "detail", "fix"], title="JoPanel doctor"
     )
-    with working(state, "checking every account…"):
-        result = state.agent.execute("reconcile", {}, dry_run=True)
-    for report in result.data:
-        status = "error" if report["error"] else ("drift" if report["changes"] else "ok")
-        detail = report["error"] or "; ".join(report["changes"])
-        checks.append(
-            {"check": f"account {report['username']}", "result": status, "detail": detail}
-        )
-    emit(state, checks, columns=["check", "result", "detail"], title="JoPanel doctor")
-    if any(c["result"] not in ("ok",) for c in checks if c["check"].startswith("account")):
+    if any(c.status == "fail" for c in checks):
         raise typer.Exit(1)
 
 
