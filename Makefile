@@ -47,6 +47,7 @@ bench: $(STAMP) system
 	$(BIN)/python -m bench.login_bench
 	$(BIN)/python -m bench.usage_bench
 	$(BIN)/python -m bench.web_bench
+	$(BIN)/python -m bench.files_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -195,6 +195,7 @@ def _stream_agent(ctx: Ctx) -> Any:
     name="user.files.list",
     summary="A directory's entries (directories first, then by name)",
     responses=error_responses(401, 403, 404, 422, 503),
+    response_model=ListOut,
 )
 def list_files(
     principal: HostingAccount,
@@ -202,9 +203,12 @@ def list_files(
     path: PathQuery = "",
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> ListOut:
+) -> Response:
+    """Validated once and serialised by pydantic directly: FastAPI's generic encoder
+    takes ~10x longer on a page of 10,000 entries."""
     payload = {"path": checked(path, home_ok=True), "offset": offset, "limit": limit}
-    return ListOut.model_validate(_run(ctx, principal, "file_list", payload))
+    listing = ListOut.model_validate(_run(ctx, principal, "file_list", payload))
+    return Response(listing.model_dump_json(), media_type="application/json")
 
 
 @router.get(
