@@ -30,6 +30,7 @@ from .errors import install_handlers
 from .middleware import AuditMiddleware, BodyLimitMiddleware
 from .routes import (
     admin_packages,
+    admin_ssh,
     admin_system,
     admin_users,
     auth,
@@ -124,6 +125,7 @@ def create_app(
         admin_users,
         admin_packages,
         admin_system,
+        admin_ssh,
         user,
         user_hosting,
         user_cron,

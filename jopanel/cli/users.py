@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
+import click
 import typer
 
 from .output import emit, emit_mapping, state_of
@@ -141,6 +142,35 @@ def unsuspend(
 ) -> None:
     """Restore exactly the password hash and shell the account had."""
     _result(ctx, "unsuspend_user", {"username": name}, f"unsuspended {name}", dry_run)
+
+
+@app.command("ssh-mode")
+def ssh_mode(
+    ctx: typer.Context,
+    name: str,
+    mode: Annotated[
+        str, typer.Argument(click_type=click.Choice(("sftp_chroot", "shell", "disabled")))
+    ],
+    port_forwarding: Annotated[
+        bool | None, typer.Option("--port-forwarding/--no-port-forwarding")
+    ] = None,
+    agent_forwarding: Annotated[
+        bool | None, typer.Option("--agent-forwarding/--no-agent-forwarding")
+    ] = None,
+    x11_forwarding: Annotated[
+        bool | None, typer.Option("--x11-forwarding/--no-x11-forwarding")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+) -> None:
+    """SSH access: sftp_chroot (SFTP locked in the home), shell, or disabled."""
+    flags = {
+        "allow_port_forwarding": port_forwarding,
+        "allow_agent_forwarding": agent_forwarding,
+        "allow_x11_forwarding": x11_forwarding,
+    }
+    payload: dict[str, Any] = {"username": name, "mode": mode}
+    payload.update({k: v for k, v in flags.items() if v is not None})
+    _result(ctx, "ssh_mode_set", payload, f"SSH mode of {name}: {mode}", dry_run)
 
 
 @app.command("passwd")

@@ -111,6 +111,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "users.delete": Endpoint(
         "DELETE", "/api/admin/users/{target}", OWNED_204, target="owned", mutates=True
     ),
+    "users.ssh_mode": Endpoint(
+        "PUT",
+        "/api/admin/users/{target}/ssh",
+        OWNED,
+        target="owned",
+        mutates=True,
+        body=lambda api, caller, target: {"mode": "sftp_chroot"},
+    ),
     "users.suspend": Endpoint(
         "POST", "/api/admin/users/{target}/suspend", OWNED, target="owned", mutates=True
     ),
