@@ -13,7 +13,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..api.errors import jopanel_error_response
 from ..errors import JoPanelError
 from .render import error_page
-from .routes import admin, auth, panel, panel_databases, panel_files, system
+from .routes import (
+    admin,
+    auth,
+    panel,
+    panel_cron,
+    panel_databases,
+    panel_files,
+    panel_settings,
+    system,
+)
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -55,6 +64,15 @@ class NoFraming:
 def install_web(app: FastAPI) -> None:
     app.add_middleware(NoFraming)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, admin, system, panel, panel_databases, panel_files):
+    for module in (
+        auth,
+        admin,
+        system,
+        panel,
+        panel_databases,
+        panel_files,
+        panel_cron,
+        panel_settings,
+    ):
         app.include_router(module.router)
     app.add_exception_handler(JoPanelError, _error)
