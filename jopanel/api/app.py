@@ -34,6 +34,7 @@ from .routes import (
     admin_system,
     admin_users,
     auth,
+    ssl,
     user,
     user_cron,
     user_databases,
@@ -131,6 +132,7 @@ def create_app(
         user_cron,
         user_databases,
         user_files,
+        ssl,
     ):
         # Our 422 body everywhere, in place of FastAPI's default HTTPValidationError.
         app.include_router(module.router, responses=error_responses(422))

@@ -42,7 +42,7 @@ class SslUpload(Payload):
     domain: Domain
     certificate: Pem
     key: Pem
-    chain: Pem | None = None
+    chain: Annotated[str, Field(max_length=certcheck.MAX_PEM_BYTES)] | None = None
     redirect: bool | None = None
     hsts: bool | None = None
 
