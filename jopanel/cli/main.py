@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Annotated
 
@@ -10,7 +11,6 @@ import click
 import typer
 
 from ..errors import JoPanelError
-from ..logs import configure_cli
 from . import (
     admin,
     cron,
@@ -99,7 +99,7 @@ def usage_message(exc: click.UsageError) -> str:
 
 def run() -> None:
     """Console entry point: one line on stderr and a non-zero exit for every failure."""
-    configure_cli()  # warnings one line each; repairs as progress (jopanel.logs)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
         code = app(standalone_mode=False)
