@@ -17,7 +17,18 @@ from ..errors import JoPanelError
 from ..settings import CONFIG_RELPATH, Settings, load_settings
 from ..system.runner import Runner
 from ..system.sandbox import init_root
-from ..system.units import AGENT_UNIT, API_UNIT, UNITS, agent_unit, api_unit, unit_dir
+from ..system.units import (
+    AGENT_UNIT,
+    API_UNIT,
+    RENEW_SERVICE,
+    RENEW_TIMER,
+    UNITS,
+    agent_unit,
+    api_unit,
+    renew_service,
+    renew_timer,
+    unit_dir,
+)
 from .config import render_config, set_key, sqlite_url
 from .database import check_url, prepare_database
 from .files import fix_owner, put_dir, put_file
@@ -139,6 +150,8 @@ def write_units(settings: Settings) -> list[str]:
     units = {
         AGENT_UNIT: agent_unit(settings, binary),
         API_UNIT: api_unit(settings, binary, api_state_dir(settings)),
+        RENEW_SERVICE: renew_service(settings, binary),
+        RENEW_TIMER: renew_timer(),
     }
     done = []
     for name, content in units.items():
@@ -222,7 +235,7 @@ def uninstall(root: Path | None, *, systemd: bool = True, runner: Runner | None 
             if (unit_dir(settings) / name).exists():
                 runner.run(["systemctl", "disable", "--now", name], check=False, timeout=120)
                 report.done.append(f"stopped and disabled {name}")
-    for name in UNITS:
+    for name in (*UNITS, RENEW_SERVICE):
         path = unit_dir(settings) / name
         if path.exists():
             path.unlink()

@@ -13,7 +13,11 @@ from ..settings import Settings
 
 AGENT_UNIT = "jopanel-agent.service"
 API_UNIT = "jopanel-api.service"
-UNITS = (AGENT_UNIT, API_UNIT)
+# `jopanel ssl renew` once a day (docs/ssl.md); the timer is enabled, the service it starts
+# is a oneshot that is never started or restarted by itself.
+RENEW_SERVICE = "jopanel-ssl-renew.service"
+RENEW_TIMER = "jopanel-ssl-renew.timer"
+UNITS = (AGENT_UNIT, API_UNIT, RENEW_TIMER)
 
 
 def unit_dir(settings: Settings) -> Path:
@@ -90,4 +94,36 @@ ReadWritePaths={state_dir}
 
 [Install]
 WantedBy=multi-user.target
+"""
+
+
+def renew_service(settings: Settings, binary: Path) -> str:
+    return f"""\
+# Written by `jopanel install`; `jopanel upgrade` rewrites it. Started by {RENEW_TIMER}.
+[Unit]
+Description=JoPanel: renew ACME certificates that expire within 30 days
+After=network-online.target {AGENT_UNIT}
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart={_exec(binary, settings, "ssl", "renew")}
+Environment=PYTHONUNBUFFERED=1
+"""
+
+
+def renew_timer() -> str:
+    return f"""\
+# Written by `jopanel install`; `jopanel upgrade` rewrites it.
+[Unit]
+Description=JoPanel: daily certificate renewal
+
+[Timer]
+OnCalendar=daily
+RandomizedDelaySec=1h
+Persistent=true
+Unit={RENEW_SERVICE}
+
+[Install]
+WantedBy=timers.target
 """
