@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import IO, Any, Protocol
 
 import httpx
 
 from ..errors import AgentUnavailable, JoPanelError, error_from_dict
+from ..logs import REQUEST_ID as REQUEST_ID  # re-exported: the API middleware sets it
 from ..settings import Settings
 from . import (
     flow,  # noqa: F401 - registers InjectedFault, which the agent may send back
@@ -23,10 +23,9 @@ from .context import AgentContext
 from .registry import OpResult, execute
 from .server import socket_in_use
 
-# The API request being served (set by the audit middleware): sent along with each op,
+# REQUEST_ID (jopanel.logs), the API request being served, is sent along with each op,
 # so the agent's journal and logs name the request that asked.
 CHUNK = 1 << 20
-REQUEST_ID: ContextVar[str | None] = ContextVar("jopanel_request_id", default=None)
 
 
 class Agent(Protocol):

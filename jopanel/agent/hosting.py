@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import CommandFailed, Conflict, JoPanelError, NotFound, ValidationFailed
+from ..logs import PROGRESS
 from ..schemas import UserConfig
 from ..system import homefiles
 from ..system.homefiles import READ_TRAVERSE, TRAVERSE, UnsafePath
@@ -349,12 +350,13 @@ class Hosting:
                     blocker = homefiles.find_blocker(home_fd, relative)
                     if blocker is not None:
                         aside = homefiles.clear_blocker(home_fd, blocker)
-                        log.warning(
-                            "%s: %s was %s: %s",
+                        log.info(  # a repair, reported as progress (jopanel.logs)
+                            "%s: repaired %s (was %s: %s)",
                             config.username,
                             blocker.path,
                             blocker.describe(),
                             f"moved to {aside}" if aside else "removed",
+                            extra=PROGRESS,
                         )
                     new = not homefiles.exists_at(home_fd, relative)
                     with homefiles.open_subdir(home_fd, relative, create=True, owner=owner) as fd:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import JoPanelError, NotFound, ValidationFailed
+from ..logs import REQUEST_ID
 from ..schemas.bundle import parse_model
 from ..schemas.summary import AccountSummary
 from . import journal
@@ -124,6 +125,8 @@ def execute(
     from . import ops  # noqa: F401 - importing registers every op
 
     started = time.monotonic()
+    # Log lines written while the op runs name the API request too (jopanel.logs).
+    request_token = REQUEST_ID.set(request_id) if request_id is not None else None
     target = None
     outcome = "ok"
     result: OpResult | None = None
@@ -169,3 +172,5 @@ def execute(
                 }
             )
         )
+        if request_token is not None:
+            REQUEST_ID.reset(request_token)

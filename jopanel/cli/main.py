@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import click
 import typer
 
 from ..errors import JoPanelError
+from ..logs import configure_cli
 from . import (
     admin,
     cron,
@@ -99,7 +99,7 @@ def usage_message(exc: click.UsageError) -> str:
 
 def run() -> None:
     """Console entry point: one line on stderr and a non-zero exit for every failure."""
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    configure_cli()  # warnings one line each; repairs as progress (jopanel.logs)
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
         code = app(standalone_mode=False)

@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -25,6 +25,7 @@ from ..auth.sessions import Principal
 from ..db.models import PanelUser
 from ..db.session import init_db, make_sessionmaker, session_scope
 from ..errors import Conflict, JoPanelError, ValidationFailed
+from ..logs import configure_service
 from ..settings import Settings
 from ..system.sandbox import init_root
 from .output import state_of
@@ -56,10 +57,14 @@ def ensure_port_free(host: str, port: int) -> None:
         probe.close()
 
 
-def _uvicorn(app: object, listen: str) -> None:
+def _uvicorn(app: Any, listen: str, *, structured: bool = False) -> None:
     host, port = parse_listen(listen)
     # proxy_headers=False: X-Forwarded-For is judged by the app against trusted_proxies.
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info", lifespan="off")  # type: ignore[arg-type]
+    # structured: uvicorn logs through the root logger (jopanel.logs' JSON lines).
+    extra: dict[str, Any] = {"log_config": None} if structured else {}
+    uvicorn.run(
+        app, host=host, port=port, proxy_headers=False, log_level="info", lifespan="off", **extra
+    )
 
 
 def drop_privileges(settings: Settings) -> None:
@@ -89,10 +94,10 @@ def serve(
     from ..api.app import create_app
 
     settings = state_of(ctx).settings
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_service(logging.INFO)  # JSON lines on stderr, uvicorn's access log too
     app = create_app(settings)
     drop_privileges(settings)
-    _uvicorn(app, listen or settings.listen)
+    _uvicorn(app, listen or settings.listen, structured=True)
 
 
 def _seed_demo(settings: Settings, agent: Agent) -> list[str]:

@@ -11,6 +11,7 @@ import typer
 from ..accounts.service import rebuild_index
 from ..agent import server
 from ..errors import JoPanelError
+from ..logs import configure_service
 from ..system.sandbox import init_root
 from .domains import DryRun
 from .output import CliState, emit, state_of, working
@@ -87,9 +88,7 @@ def doctor(ctx: typer.Context) -> None:
 def agent(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose")] = False) -> None:
     """Run the root agent on its Unix socket until SIGTERM."""
     state: CliState = ctx.obj
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
-    )
+    configure_service(logging.DEBUG if verbose else logging.INFO)  # JSON lines on stderr
     init_root(state.settings)
     server.serve(state.settings)  # blocks until SIGTERM
 
