@@ -61,8 +61,15 @@ def change_account(
             raise StaleRevision(
                 f"revision {expected} is stale; current is {old.revision}", field="revision"
             )
-        # served_names: the www aliases are claimed like any name.
-        added = [d for d in new.domains.served_names() if d not in old.domains.served_names()]
+        # served_names: the www aliases are claimed like any name. A www name of an
+        # account written before www aliases existed is claimed at its next change, if
+        # nobody holds it (one another account took meanwhile stays theirs).
+        added = [
+            d
+            for d in new.domains.served_names()
+            if d not in old.domains.served_names()
+            or (d in new.domains.www_names() and ctx.claims.owner(d) is None)
+        ]
         removed = [d for d in old.domains.served_names() if d not in new.domains.served_names()]
         same = new.content_revision() == old.content_revision() and new.meta.notes == old.meta.notes
         if added:

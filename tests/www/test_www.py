@@ -162,3 +162,13 @@ def test_cli_www_verb(root: Path, settings: Settings) -> None:
     assert bad.returncode == 2
     cli(root, "domain", "www", "joko", "joko.example.com", "on")
     assert "server_name joko.example.com www.joko.example.com;" in vhost(settings)
+
+
+def test_a_www_name_left_unclaimed_is_claimed_at_the_next_change(
+    op: Op, settings: Settings
+) -> None:
+    """Accounts written before www aliases existed have no claim on their www names."""
+    new_user(op)
+    (settings.domain_claims_dir / "www.joko.example.com").unlink()
+    op("cron_add", username="joko", minute="1", command="true")
+    assert claims(settings)["www.joko.example.com"] == "joko"
