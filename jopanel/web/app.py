@@ -21,6 +21,7 @@ from .routes import (
     panel_databases,
     panel_files,
     panel_settings,
+    panel_ssl,
     system,
 )
 
@@ -73,6 +74,7 @@ def install_web(app: FastAPI) -> None:
         panel_files,
         panel_cron,
         panel_settings,
+        panel_ssl,
     ):
         app.include_router(module.router)
     app.add_exception_handler(JoPanelError, _error)
