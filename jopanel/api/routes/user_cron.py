@@ -61,7 +61,7 @@ class CronJobIn(BaseModel):
 
 
 class CronEnabledIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
 
     enabled: bool
 
@@ -79,6 +79,21 @@ class CronJobOut(BaseModel):
 
 
 class CronOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "enabled": True,
+                    "active": True,
+                    "limit": 5,
+                    "jobs": [
+                        {"id": "3f9a0c1b2d4e", "schedule": "@daily", "command": "php cron.php"}
+                    ],
+                }
+            ]
+        }
+    )
+
     enabled: bool
     active: bool = Field(description="enabled and the account not suspended")
     limit: int = Field(description="max_cron_jobs (0: unlimited)")
