@@ -33,6 +33,9 @@ class Empty(Payload):
     pass
 
 
+IN_USE_SHOWN = 20
+
+
 def _in_use(call: Call, name: str) -> list[str]:
     users = []
     for username in call.ctx.store.list_usernames():
@@ -171,6 +174,15 @@ def _set_limits(limits: Limits) -> Callable[[UserConfig], UserConfig]:
 def package_delete(call: Call, p: PackageRef) -> OpResult:
     users = _in_use(call, p.name)
     call.ctx.packages.get(p.name)
+    if users:  # name them, so the admin knows whom to move
+        shown = ", ".join(users[:IN_USE_SHOWN])
+        if len(users) > IN_USE_SHOWN:
+            shown += f" and {len(users) - IN_USE_SHOWN} more"
+        raise Conflict(
+            f"package {p.name!r} is used by accounts: {shown}; move them first "
+            "(`jopanel user update NAME --package OTHER`)",
+            field="package",
+        )
     if not call.dry_run:
         call.ctx.packages.delete(p.name, in_use=bool(users))
     return OpResult(changed=True, plan=[f"delete package {p.name}"])
