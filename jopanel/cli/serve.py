@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from ..accounts.service import AccountService
 from ..accounts.staff import StaffLogins
@@ -76,9 +77,16 @@ def drop_privileges(settings: Settings) -> None:
     except KeyError as exc:
         raise JoPanelError(f"service user {settings.service_user!r} does not exist") from exc
     if settings.db_url.startswith("sqlite:"):
-        for path in settings.state_dir.glob("jopanel.db*"):
+        database = Path(make_url(settings.db_url).database or "")
+        if database.parent == settings.state_dir:
+            # Never hand the agent's root-only state (staging, uid counter) to the API.
+            raise JoPanelError(
+                "the SQLite database is in the agent's state directory: set database_url to "
+                "a directory of its own (`jopanel install` uses /var/lib/jopanel-api)"
+            )
+        for path in database.parent.glob(f"{database.name}*"):
             os.chown(path, user.pw_uid, user.pw_gid)
-        os.chown(settings.state_dir, user.pw_uid, user.pw_gid)
+        os.chown(database.parent, user.pw_uid, user.pw_gid)
     os.setgroups([g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem])
     os.setgid(user.pw_gid)
     os.setuid(user.pw_uid)

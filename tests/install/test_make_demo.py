@@ -10,8 +10,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,3 +64,44 @@ def test_demo_verb_on_a_busy_port_creates_nothing(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1 and "is not free" in proc.stderr
     assert proc.stdout == ""  # no password printed for a panel that never started
     assert not (tmp_path / "demo").exists()
+
+
+def _run_demo(root: Path, port: int, log: Path) -> str:
+    """Start the demo, wait for its login page, stop it; its stdout."""
+    jopanel = str(Path(sys.executable).with_name("jopanel"))
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [jopanel, "--root", str(root), "demo", "--listen", f"127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            else:
+                raise AssertionError("demo did not answer")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return log.read_text()
+
+
+def test_demo_keeps_its_data_across_restarts(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    first = _run_demo(root, port, tmp_path / "first.log")
+    assert first.splitlines()[0] == f"Panel: http://127.0.0.1:{port}/login"  # the URL first
+    assert "admin login: admin / " in first and "sample account login: demo / " in first
+    second = _run_demo(root, port, tmp_path / "second.log")
+    assert second.splitlines()[0] == f"Panel: http://127.0.0.1:{port}/login"
+    assert "admin login: admin (password as printed when it was created)" in second
+    assert "sample account" not in second  # the account made the first time is still there
+    assert (root / "etc/jopanel/users/demo/account.json").is_file()
