@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     history_limit: int = Field(20, ge=2, le=1000)
     # Named failure point for tests of rollback (see jopanel.agent.flow.Flow.step).
     fault_point: str | None = None
+    # For tests, in a sandbox root only: a directory searched for commands before the safe
+    # PATH (the soak harness's failing `useradd` shim). Ignored on the real root.
+    command_path: Path | None = None
     # Panel users allowed to talk to the agent besides root (their uid, checked by SO_PEERCRED).
     agent_allowed_uids: list[int] = []
     # Reverse proxies whose X-Forwarded-For the API believes (IPs or CIDRs); none by default.

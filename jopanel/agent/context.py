@@ -8,7 +8,7 @@ from ..settings import Settings
 from ..store import ConfigStore, DomainClaims, PackageStore
 from ..system.accounts import SystemAccounts
 from ..system.accounts_cache import CachedAccounts
-from ..system.runner import Runner
+from ..system.runner import SAFE_PATH, Runner
 
 
 @dataclass
@@ -24,6 +24,8 @@ class AgentContext:
     accounts: SystemAccounts = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.settings.command_path is not None and self.settings.is_sandbox:
+            self.runner.search_path = f"{self.settings.command_path}:{SAFE_PATH}"
         self.store = ConfigStore(self.settings)
         self.packages = PackageStore(self.settings)
         self.claims = DomainClaims(self.settings, self.store)

@@ -38,7 +38,7 @@ DOCS = {
     "acme_ca_bundle": "A CA bundle to trust for the ACME server (a test CA); unset: the system's.",
     "acme_contact": "Contact e-mail of the ACME account.",
 }
-HIDDEN = {"root", "fault_point"}  # the root is a command-line choice; fault_point is for tests
+HIDDEN = {"root", "fault_point", "command_path"}  # root: a command-line choice; the rest: tests
 
 
 def toml_value(value: Any) -> str:

@@ -44,19 +44,24 @@ def masked(argv: Sequence[str]) -> list[str]:
 class Runner:
     """Runs argv lists. Subclassing is how tests count or observe commands."""
 
-    _resolved: dict[str, str] = {}
+    _resolved: dict[tuple[str, str], str] = {}
+    # Where binaries are looked up. Only a sandbox root may put a directory before
+    # SAFE_PATH (Settings.command_path, set by AgentContext): how the soak harness shims
+    # a command to fail now and then.
+    search_path: str = SAFE_PATH
 
     def which(self, name: str) -> str:
         if name.startswith("/"):
             return name
-        found = self._resolved.get(name)
+        key = (self.search_path, name)
+        found = self._resolved.get(key)
         if found is None:
-            found = shutil.which(name, path=SAFE_PATH)
+            found = shutil.which(name, path=self.search_path)
             if found is None:
                 raise CommandFailed(
                     f"{name} is not installed", argv=[name], returncode=127, output=""
                 )
-            self._resolved[name] = found
+            self._resolved[key] = found
         return found
 
     def run(
