@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench system clean
+.PHONY: demo test lint bench soak system clean
 
 # A busy demo port stops make here, at parse time: one line, nothing installed or created.
 ifeq ($(filter demo,$(MAKECMDGOALS)),demo)
@@ -33,8 +33,8 @@ test: $(STAMP) system
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check jopanel tests bench
-	$(BIN)/ruff format --check jopanel tests bench
+	$(BIN)/ruff check jopanel tests bench soak
+	$(BIN)/ruff format --check jopanel tests bench soak
 	$(BIN)/mypy
 	$(BIN)/python -m jopanel.db check  # alembic check: models and migrations agree
 
@@ -49,6 +49,12 @@ bench: $(STAMP) system
 	$(BIN)/python -m bench.web_bench
 	$(BIN)/python -m bench.files_bench
 	$(BIN)/python -m bench.ssl_bench
+
+# make soak SOAK_SECONDS=N: load + faults (agent/API kills, failing useradd, reindex) on a
+# temp root, then integrity checks; exits non-zero on any violation (README, "Soak").
+SOAK_SECONDS ?= 60
+soak: $(STAMP) system
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m soak
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
