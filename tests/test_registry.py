@@ -10,11 +10,16 @@ EXPECTED_OPS = [
     "apply_user",
     "check_configs",
     "create_user",
+    "cron_add",
+    "cron_list",
+    "cron_remove",
+    "cron_set_enabled",
     "delete_user",
     "domain_add",
     "domain_list",
     "domain_owners",
     "domain_remove",
+    "domain_www_set",
     "get_config",
     "import_user",
     "index_entries",
@@ -24,6 +29,8 @@ EXPECTED_OPS = [
     "package_get",
     "package_list",
     "package_update",
+    "php_set",
+    "php_show",
     "php_version_set",
     "rebuild",
     "reconcile",
@@ -54,7 +61,14 @@ def test_every_payload_refuses_unknown_fields() -> None:
         assert spec.payload.model_config.get("extra") == "forbid", spec.name
 
 
+# Reviewed exceptions: a field with such a name that no op ever runs. cron_add's
+# `command` is stored in services.json and written into the account's crontab (checked by
+# jopanel/cronspec.py); cron runs it later as the account's own uid, the agent never does.
+NOT_RUN = {"cron_add": {"command"}}
+
+
 def test_no_op_takes_a_command() -> None:
     suspicious = {"argv", "cmd", "command", "args", "shell_command", "exec"}
     for spec in REGISTRY.values():
-        assert not suspicious & set(spec.payload.model_fields), spec.name
+        fields = set(spec.payload.model_fields) - NOT_RUN.get(spec.name, set())
+        assert not suspicious & fields, spec.name

@@ -13,7 +13,7 @@ from .drift import Drift
 
 
 def plan_cron(ctx: AgentContext, config: UserConfig) -> list[Drift]:
-    crontabs = Crontabs(ctx.settings, ctx.runner)
+    crontabs = Crontabs(ctx.settings, ctx.accounts)
     name = config.username
     want = render(config)
     problem = crontabs.problem(name, config.account.uid, want)

@@ -140,6 +140,10 @@ class SystemAccounts:
     def groupadd(self, name: str, gid: int) -> None:
         self._shadow_utils("groupadd", ["-g", str(gid)], name)
 
+    def add_system_group(self, name: str) -> None:
+        """A system group (gid chosen by groupadd), e.g. cron's `crontab` in a sandbox."""
+        self._shadow_utils("groupadd", ["-r"], name)
+
     def groupmod(self, name: str, gid: int) -> None:
         self._shadow_utils("groupmod", ["-g", str(gid)], name)
 

@@ -20,8 +20,7 @@ from ..atomic import ensure_dir, fsync_dir
 from ..cronspec import crontab_line
 from ..schemas import UserConfig
 from ..settings import Settings
-from .accounts import parse_group
-from .runner import Runner
+from .accounts import SystemAccounts
 
 CRON_GROUP = "crontab"
 SPOOL_MODE = 0o1730
@@ -54,9 +53,9 @@ class CrontabState:
 class Crontabs:
     """The spool directory of one ROOT."""
 
-    def __init__(self, settings: Settings, runner: Runner) -> None:
+    def __init__(self, settings: Settings, accounts: SystemAccounts) -> None:
         self.settings = settings
-        self.runner = runner
+        self.accounts = accounts
         self.spool = settings.crontab_dir
 
     def path(self, username: str) -> Path:
@@ -65,11 +64,10 @@ class Crontabs:
     def group_id(self) -> int:
         """gid of `crontab` in ROOT/etc/group; a sandbox root without it gets one made
         (a real root without it has no cron installed: the file keeps gid 0)."""
-        group_file = self.settings.path("etc/group")
-        gid = parse_group(group_file).get(CRON_GROUP)
+        gid = self.accounts.groups().get(CRON_GROUP)
         if gid is None and self.settings.is_sandbox:
-            self.runner.run(["groupadd", *self.settings.prefix_args(), "-r", "--", CRON_GROUP])
-            gid = parse_group(group_file).get(CRON_GROUP)
+            self.accounts.add_system_group(CRON_GROUP)
+            gid = self.accounts.groups().get(CRON_GROUP)
         return gid if gid is not None else 0
 
     def read(self, username: str) -> CrontabState | None:

@@ -213,3 +213,14 @@ def test_cli_verbs(root: Path, settings: Settings) -> None:
     cli(root, "cron", "enable", "joko")
     cli(root, "cron", "remove", "joko", rows["jobs"][0]["id"])
     assert not crontab_of(settings).exists()
+
+
+def test_a_sandbox_without_the_crontab_group_gets_one(op: Op, settings: Settings) -> None:
+    for name in ("group", "gshadow"):
+        path = settings.path(f"etc/{name}")
+        kept = [line for line in path.read_text().splitlines() if not line.startswith("crontab:")]
+        path.write_text("\n".join(kept) + "\n")
+    new_user(op)
+    op("cron_add", username="joko", minute="1", command="true")
+    gid = parse_group(settings.path("etc/group"))["crontab"]
+    assert crontab_of(settings).stat().st_gid == gid < 1000
