@@ -47,11 +47,15 @@ def test_cli_verbs(scene: Scene, tmp_path: Path) -> None:
 def test_cli_hostile_paths(scene: Scene) -> None:
     scene.reset()
     before = digest_outside(scene.root)
-    for path in SYNTAX[:20] + LINKED:
-        for verb in (["show", "joko", path], ["put", "joko", path], ["delete", "joko", path]):
-            proc = cli(scene.root, "file", *verb, input="pwned", check=False)
-            assert proc.returncode != 0, (verb, proc.stdout)
-            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-            for secret in (SECRET_OUT, SECRET_J2, SECRET_ETC, "root:x:0:0"):
-                assert secret not in proc.stdout + proc.stderr
+    # argv cannot carry NUL: those are covered by the op and API tests. `show` gets every
+    # path; `put` and `delete` (same checks, same worker) a sample, to keep the test short.
+    paths = [p for p in SYNTAX if "\x00" not in p] + LINKED
+    calls = [["show", "joko", p] for p in paths]
+    calls += [[verb, "joko", p] for verb in ("put", "delete") for p in SYNTAX[:4] + LINKED]
+    for call in calls:
+        proc = cli(scene.root, "file", *call, input="pwned", check=False)
+        assert proc.returncode != 0, (call, proc.stdout)
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        for secret in (SECRET_OUT, SECRET_J2, SECRET_ETC, "root:x:0:0"):
+            assert secret not in proc.stdout + proc.stderr
     assert digest_outside(scene.root) == before
