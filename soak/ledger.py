@@ -171,6 +171,8 @@ class Ledger:
         self.uids: dict[int, tuple[str, int]] = {}  # uid -> (name, incarnation)
         self.violations: list[str] = []
         self.notes: list[str] = []
+        self.checked: dict[str, int] = {}  # what the end checks looked at, for the report
+        self.uid_samples = 0
 
     def record(self, sample: Sample) -> None:
         with self.lock:

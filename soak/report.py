@@ -48,6 +48,8 @@ def report(ledger: Ledger, faults: list[str], seconds: float, out: TextIO) -> in
         kinds[fault] += 1
     print("faults: " + (", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or "none"),
           file=out)  # fmt: skip
+    if ledger.checked:
+        print("checked: " + ", ".join(f"{k} {v}" for k, v in ledger.checked.items()), file=out)
     for note in ledger.notes:
         print(f"note: {note}", file=out)
     for violation in ledger.violations:

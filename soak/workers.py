@@ -40,10 +40,13 @@ def db_password(username: str) -> str:
 class Client:
     """One httpx client that times and records each request."""
 
-    def __init__(self, cluster: Cluster, ledger: Ledger) -> None:
+    def __init__(self, cluster: Cluster, ledger: Ledger, address: str = "127.0.0.1") -> None:
         self.cluster = cluster
         self.ledger = ledger
-        self.http = httpx.Client(base_url=cluster.url, timeout=120)
+        # Each client its own loopback address, as clients on different hosts would be:
+        # the API's per-address login throttle counts them apart.
+        transport = httpx.HTTPTransport(local_address=address)
+        self.http = httpx.Client(base_url=cluster.url, timeout=120, transport=transport)
         self.admin_token = ""
 
     def close(self) -> None:
@@ -73,6 +76,8 @@ class Client:
             detail = f"{type(exc).__name__}: {exc}"
         status = response.status_code if response is not None else None
         self.ledger.record(Sample(kind, "api", start, time.time(), status, target, detail))
+        if response is None:
+            time.sleep(0.25)  # the API is down: a real client backs off too
         return response
 
     def admin(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
@@ -158,7 +163,7 @@ class ApiWorker:
         self.keys = keys
         self.stop = stop
         self.rng = random.Random(seed)
-        self.client = Client(cluster, ledger)
+        self.client = Client(cluster, ledger, f"127.0.1.{ord(wid) - 96}")
         self.accounts = [Account(name, wid) for name in names]
         for account in self.accounts:
             ledger.accounts[account.name] = account
@@ -166,6 +171,7 @@ class ApiWorker:
         self.etags: dict[str, list[str]] = {}  # name -> ETags seen, oldest first
         self.counter = 0
         self.skip_databases = False
+        self.refused_once: set[str] = set()
 
     # --- the loop --------------------------------------------------------------------
     def run(self) -> None:
@@ -324,6 +330,7 @@ class ApiWorker:
         assert response is not None
         if response.status_code == 200:
             a.status = "suspended"
+            self.refused_once.discard(a.name)
             self.sessions.pop(a.name, None)
             pairs = self.tokens.kill(a, "suspended")
             check_dead_tokens(self.client, self.ledger, a.name, "suspended", pairs)
@@ -372,6 +379,9 @@ class ApiWorker:
         )  # fmt: skip
         if response is None or response.status_code >= 500:
             return None
+        if response.status_code == 429:
+            self.ledger.note(f"{a.name}: login throttled (429)")
+            return None
         if response.status_code != 200:
             self.ledger.violation(
                 f"{a.name}: login with the promised password answered {response.status_code}"
@@ -383,6 +393,9 @@ class ApiWorker:
         return str(pair["access_token"])
 
     def login_refused(self, a: Account) -> None:
+        if a.name in self.refused_once:
+            return  # once per suspension: failed logins count against the throttle
+        self.refused_once.add(a.name)
         response = self.client.call(
             "auth.login", "POST", "/api/auth/login",
             json={"username": a.name, "password": a.password}, target=a.name,
@@ -566,7 +579,7 @@ class ApiWorker:
     def resync(self, a: Account) -> None:
         docs = self.get(a, "user.resync")
         if docs is False:
-            time.sleep(0.2)
+            time.sleep(0.3)
             return
         assert not isinstance(docs, bool)
         a.created_unanswered = "exists" in a.unsure and docs is not None and not a.exists
@@ -750,6 +763,7 @@ def sample_uids(root: Path, ledger: Ledger, stop: threading.Event) -> None:
     with must belong to that account."""
     passwd = root / "etc/passwd"
     while not stop.wait(0.5):
+        ledger.uid_samples += 1
         try:
             lines = passwd.read_text().splitlines()
         except OSError:
