@@ -27,7 +27,7 @@ system:
 	./scripts/ensure-system.sh
 
 demo: system $(STAMP)
-	$(BIN)/jopanel --root ./var/demo demo --listen $(HOST):$(PORT)
+	@$(BIN)/jopanel --root ./var/demo demo --listen $(HOST):$(PORT)
 
 test: $(STAMP) system
 	$(BIN)/pytest -q

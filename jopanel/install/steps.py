@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import sys
@@ -13,7 +14,7 @@ from sqlalchemy.engine import make_url
 from ..accounts.staff import StaffLogins
 from ..agent.client import agent_for_cli
 from ..db.session import engine_for, make_sessionmaker
-from ..errors import JoPanelError
+from ..errors import Forbidden, JoPanelError
 from ..settings import CONFIG_RELPATH, Settings, load_settings
 from ..system.runner import Runner
 from ..system.sandbox import init_root
@@ -61,6 +62,12 @@ def api_state_dir(settings: Settings) -> Path:
     """The API's own state (SQLite database): the only directory it may write. Beside,
     not inside, the agent's root-only state directory."""
     return settings.path(API_HOME)
+
+
+def require_root() -> None:
+    """Owners, units and system accounts: only root can set them up (a sandbox too)."""
+    if os.geteuid() != 0:
+        raise Forbidden("run this as root (sudo)")
 
 
 def uses_systemd(settings: Settings, systemd: bool) -> bool:
@@ -169,6 +176,7 @@ def install(
     database_url: str | None = None,
     runner: Runner | None = None,
 ) -> Report:
+    require_root()
     runner = runner or Runner()
     report = Report()
     settings = load_settings(root)
@@ -201,6 +209,7 @@ def install(
 
 def upgrade(root: Path | None, *, systemd: bool = True, runner: Runner | None = None) -> Report:
     """Migrate the database, rewrite units and the panel block, restart, regenerate configs."""
+    require_root()
     runner = runner or Runner()
     report = Report()
     settings = load_settings(root)
@@ -227,6 +236,7 @@ def upgrade(root: Path | None, *, systemd: bool = True, runner: Runner | None = 
 
 def uninstall(root: Path | None, *, systemd: bool = True, runner: Runner | None = None) -> Report:
     """Stop and remove the units and the panel's nginx block; accounts and files stay."""
+    require_root()
     runner = runner or Runner()
     report = Report()
     settings = load_settings(root)
