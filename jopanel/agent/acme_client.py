@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -55,8 +56,8 @@ def new_key_pem() -> bytes:
 @dataclass
 class AcmeAccount:
     settings: Settings
-    # A vhost change was just reloaded: the new workers may take a moment (see _self_check).
-    wait_for_nginx: bool = False
+    # Reloads nginx now if a change is pending; True when it did (see _ensure_served).
+    flush_nginx: Callable[[], bool] | None = None
 
     @property
     def directory(self) -> Path:
@@ -123,8 +124,7 @@ class AcmeAccount:
                 path = webroot / token
                 replace_file(path, validation.encode(), 0o644)
                 written.append(path)
-                if self.wait_for_nginx:
-                    self._self_check(authz.body.identifier.value, token, validation)
+                self._ensure_served(authz.body.identifier.value, token, validation)
                 acme.answer_challenge(chall, response)
             deadline = dt.datetime.now() + ORDER_TIMEOUT
             order = _poll_authorizations(acme, order, deadline)
@@ -140,20 +140,26 @@ class AcmeAccount:
             for path in written:
                 path.unlink(missing_ok=True)
 
-    def _self_check(self, name: str, token: str, validation: str) -> None:
-        """Fetch the token from the local nginx as the CA will, for a few seconds, so an
-        order for a site added a moment ago does not race nginx's reload. Best effort:
-        the CA's own fetch decides."""
-        url = f"http://127.0.0.1:{self.settings.http_port}/.well-known/acme-challenge/{token}"
+    def _ensure_served(self, name: str, token: str, validation: str) -> None:
+        """Fetch the token from the local nginx as the CA will. A site added a moment ago
+        may still wait for its coalesced reload: then reload now and retry for a few
+        seconds. A site nginx already serves costs one local request and no reload, so a
+        renewal run keeps its reloads coalesced. Best effort: the CA's own fetch decides."""
+        if self._served(name, token, validation):
+            return
+        if self.flush_nginx is None or not self.flush_nginx():
+            return
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                reply = httpx.get(url, headers={"Host": name}, timeout=2)
-                if reply.status_code == 200 and reply.text == validation:
-                    return
-            except httpx.HTTPError:
-                pass
+        while time.monotonic() < deadline and not self._served(name, token, validation):
             time.sleep(0.05)
+
+    def _served(self, name: str, token: str, validation: str) -> bool:
+        url = f"http://127.0.0.1:{self.settings.http_port}/.well-known/acme-challenge/{token}"
+        try:
+            reply = httpx.get(url, headers={"Host": name}, timeout=2)
+        except httpx.HTTPError:
+            return False
+        return reply.status_code == 200 and reply.text == validation
 
     def revoke(self, fullchain_pem: bytes) -> None:
         cert = x509.load_pem_x509_certificates(fullchain_pem)[0]

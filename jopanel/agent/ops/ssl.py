@@ -88,8 +88,9 @@ def _issue(call: Call, p: SslIssue, action: str) -> OpResult:
     key = new_key_pem()
     try:
         # A vhost change still waiting for its coalesced reload would answer 404 to the CA.
-        reloaded = "nginx" in reloader_for(ctx.settings, ctx.runner).flush()
-        fullchain = AcmeAccount(ctx.settings, wait_for_nginx=reloaded).obtain(names, key)
+        reloader = reloader_for(ctx.settings, ctx.runner)
+        acme = AcmeAccount(ctx.settings, flush_nginx=lambda: "nginx" in reloader.flush())
+        fullchain = acme.obtain(names, key)
         info = certcheck.check(fullchain, key, None, names)
     except (AcmeFailed, ValidationFailed) as exc:
         recorded = record_failure(call, p.username, p.domain, "acme", str(exc))
