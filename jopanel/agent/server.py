@@ -189,10 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
             return cast(IO[bytes], self.wfile)
 
         request_id = request.get("request_id")
-        tokens = (
-            streams.INPUT.set((cast(IO[bytes], self.rfile), length)),
-            streams.OUTPUT.set(sink),
-        )
+        body = _Body(cast(IO[bytes], self.rfile), length)
+        tokens = (streams.INPUT.set((body, length)), streams.OUTPUT.set(sink))
+        answer: tuple[int, dict[str, Any]] | None = None
         try:
             result = execute(
                 self.server.ctx,
@@ -203,22 +202,41 @@ class _Handler(BaseHTTPRequestHandler):
                 if isinstance(request_id, str) and REQUEST_ID_RE.fullmatch(request_id)
                 else None,
             )
+            answer = (200, result.model_dump(mode="json"))
         except JoPanelError as exc:
-            if not started:
-                self._send(exc.http_status, exc.to_dict())
-            return
+            answer = (exc.http_status, exc.to_dict())
         except Exception as exc:  # noqa: BLE001 - never leak a traceback to a client
             log.exception("stream op failed")
-            if not started:
-                self._send(
-                    500, {"error": "internal", "message": f"internal error: {type(exc).__name__}"}
-                )
-            return
+            answer = (
+                500,
+                {"error": "internal", "message": f"internal error: {type(exc).__name__}"},
+            )
         finally:
             streams.INPUT.reset(tokens[0])
             streams.OUTPUT.reset(tokens[1])
         if not started:
-            self._send(200, result.model_dump(mode="json"))
+            # A client sends its whole body before it reads the answer: an op refused
+            # before reading it (a 403, a 409) would otherwise look like a broken socket.
+            body.drain()
+            self._send(*answer)
+
+
+class _Body:
+    """The request body as the op's input: at most `length` bytes of the socket."""
+
+    def __init__(self, raw: IO[bytes], length: int) -> None:
+        self.raw = raw
+        self.left = length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        data = self.raw.read(size) if size else b""
+        self.left -= len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.left > 0 and self.read(1 << 20):
+            pass
 
 
 def socket_in_use(path: Path) -> bool:
@@ -270,4 +288,17 @@ def serve(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    recover(server.ctx)
     run(server)
+
+
+def recover(ctx: AgentContext) -> None:
+    """Roll back creates the previous agent died in (jopanel/agent/unfinished.py); requests
+    wait in the socket's backlog meanwhile."""
+    from .ops.users import roll_back_unfinished  # noqa: PLC0415 - ops import the server's peers
+
+    try:
+        for line in roll_back_unfinished(ctx):
+            log.warning("%s", line)
+    except JoPanelError as exc:  # the agent must start anyway; reconcile tries again
+        log.error("rolling back unfinished creates failed: %s", exc)

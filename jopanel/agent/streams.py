@@ -13,9 +13,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import IO, Any
 
+from ..system.fsproc import Readable
+
 Sink = Callable[[dict[str, Any]], IO[bytes]]
 
-INPUT: ContextVar[tuple[IO[bytes], int] | None] = ContextVar("jopanel_stream_in", default=None)
+INPUT: ContextVar[tuple[Readable, int] | None] = ContextVar("jopanel_stream_in", default=None)
 OUTPUT: ContextVar[Sink | None] = ContextVar("jopanel_stream_out", default=None)
 # Ops that take or give a stream: only these may be called through `/stream`.
 STREAM_OPS = frozenset({"file_upload", "file_download"})

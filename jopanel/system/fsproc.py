@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from ..errors import ERRORS_BY_CODE, Forbidden, JoPanelError, NotFound
 from . import fsworker
@@ -31,6 +31,12 @@ WORKER = str(Path(fsworker.__file__))
 CHUNK = 1 << 20
 # Tests set this to exercise the O_NOFOLLOW walk that replaces openat2 on old kernels.
 FORCE_WALK = False
+
+
+class Readable(Protocol):
+    """What an upload is read from (a file, the agent's request body)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ def run(
     args: dict[str, Any],
     limits: Limits,
     *,
-    source: IO[bytes] | None = None,
+    source: Readable | None = None,
     length: int = 0,
     sink: Callable[[dict[str, Any]], IO[bytes]] | None = None,
     timeout: float = 600.0,
@@ -130,7 +136,7 @@ def _talk(
     op: str,
     args: dict[str, Any],
     limits: Limits,
-    source: IO[bytes] | None,
+    source: Readable | None,
     length: int,
     sink: Callable[[dict[str, Any]], IO[bytes]] | None,
     errors: IO[bytes],

@@ -302,3 +302,13 @@ def test_swap_race_over_http(site: Site) -> None:
     assert statuses.get(200, 0) + statuses.get(201, 0) > 0, statuses
     assert digest_outside(site.root) == before
     shutil.rmtree(race)
+
+
+def test_refusal_of_a_large_upload_is_its_status_not_a_broken_socket(site: Site) -> None:
+    """The agent refuses before reading the body (the name exists): it still reads the
+    body away and answers 409, rather than closing on a client that is still sending."""
+    data = os.urandom(3 * 1024 * 1024)
+    assert site.call("POST", "upload", **_multipart("dup.bin", data)).status_code == 201
+    for _ in range(3):
+        assert site.call("POST", "upload", **_multipart("dup.bin", data)).status_code == 409
+    site.call("DELETE", "delete", params={"path": "dup.bin"})
