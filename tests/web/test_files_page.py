@@ -65,6 +65,10 @@ def test_files_page(page: Page, site: Api, account: str) -> None:  # noqa: F811
     page.get_by_role("button", name="Save file").click()
     assert "Done: saved" in page.locator("main").inner_text()
     assert uploaded.read_bytes() == b"line one\nline two\n"  # LF, not the browser's CRLF
+    link = page.get_by_role("link", name="Download hello.txt").get_attribute("href")
+    got = page.request.get(f"{site.url}{link}")
+    assert got.body() == b"line one\nline two\n"
+    assert got.headers["content-disposition"].startswith("attachment;")
 
     page.get_by_text("Rename, permissions or delete hello.txt").click()
     page.get_by_label("Permissions of hello.txt").fill("640")
