@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     acme_directory: str = "https://acme-v02.api.letsencrypt.org/directory"
     acme_ca_bundle: Path | None = None
     acme_contact: str | None = None
+    # The panel's own HTTPS port (JoPanel's nginx block) and the name its certificate is
+    # for (unset: the machine's FQDN); an ACME certificate is sought when it resolves here.
+    panel_port: int = Field(8083, ge=1, le=65535)
+    panel_hostname: str | None = None
     # uid/gid range JoPanel allocates from; ids outside it are never ours.
     uid_min: int = Field(20000, ge=1000)
     uid_max: int = Field(59999, ge=1000)

@@ -57,12 +57,24 @@ def install(
             help="install the Debian packages (default: on /, not in a sandbox root)",
         ),
     ] = None,
+    hostname: Annotated[
+        str | None,
+        typer.Option("--hostname", help="the panel's name (default: this machine's FQDN)"),
+    ] = None,
+    acme: Annotated[
+        bool | None,
+        typer.Option(
+            "--acme/--no-acme",
+            help="seek an ACME certificate for the hostname (default: when it resolves here)",
+        ),
+    ] = None,
 ) -> None:
     """Install JoPanel on this server (or into --root): packages, the jopanel user, settings,
     the database, systemd units, the panel on HTTPS port 8083, the first admin. Idempotent."""
     report = steps.install(
-        _root(ctx), systemd=not no_systemd, packages=packages, database_url=database_url
-    )
+        _root(ctx), systemd=not no_systemd, packages=packages, database_url=database_url,
+        hostname=hostname, acme=acme,
+    )  # fmt: skip
     _emit(ctx, report, "already installed; nothing changed")
 
 

@@ -37,6 +37,9 @@ DOCS = {
     "acme_directory": "The ACME server's directory URL (Let's Encrypt production).",
     "acme_ca_bundle": "A CA bundle to trust for the ACME server (a test CA); unset: the system's.",
     "acme_contact": "Contact e-mail of the ACME account.",
+    "panel_port": "The panel's HTTPS port (JoPanel's nginx block in front of `listen`).",
+    "panel_hostname": "The panel's name (unset: this machine's FQDN); an ACME certificate "
+    "replaces the self-signed one when it resolves to this machine.",
 }
 HIDDEN = {"root", "fault_point", "command_path"}  # root: a command-line choice; the rest: tests
 

@@ -16,7 +16,6 @@ from ..system.templating import render
 from .files import put_file
 from .panel_tls import panel_cert
 
-PANEL_PORT = 8083
 PANEL_SITE = "jopanel.conf"
 
 
@@ -26,17 +25,24 @@ def panel_site(settings: Settings) -> tuple[Path, Path]:
     return etc / "sites-available" / PANEL_SITE, etc / "sites-enabled" / PANEL_SITE
 
 
-def render_panel_site(settings: Settings) -> str:
+def render_panel_site(settings: Settings, hostname: str | None) -> str:
+    """The HTTPS server in front of the API; with a hostname also a port-80 server for it
+    that answers ACME HTTP-01 tokens and sends everything else to the panel."""
     from ..cli.serve import parse_listen
 
     host, port = parse_listen(settings.listen)
     cert, key = panel_cert(settings)
-    listen = [f"127.0.0.1:{PANEL_PORT}"] if settings.is_sandbox else [str(PANEL_PORT)]
+    panel_port = settings.panel_port
+    listen = [f"127.0.0.1:{panel_port}"] if settings.is_sandbox else [str(panel_port)]
     if not settings.is_sandbox and Path("/proc/net/if_inet6").exists():
-        listen.append(f"[::]:{PANEL_PORT}")
+        listen.append(f"[::]:{panel_port}")
     return render(
         "nginx_panel.conf.j2",
         listen=listen,
+        hostname=hostname,
+        http_listen=Nginx(settings, Runner()).listen(),
+        acme_webroot=settings.acme_webroot,
+        panel_port=panel_port,
         upstream=f"{host}:{port}" if ":" not in host else f"[{host}]:{port}",
         certificate=cert,
         key=key,
@@ -57,10 +63,10 @@ def check_panel_site(settings: Settings, runner: Runner, content: str) -> None:
         runner.run(nginx.check_argv(main, stage))
 
 
-def ensure_panel_site(settings: Settings, runner: Runner) -> list[str]:
+def ensure_panel_site(settings: Settings, runner: Runner, hostname: str | None) -> list[str]:
     """Write (when changed, after `nginx -t`) and enable the panel's server block."""
     done: list[str] = []
-    content = render_panel_site(settings)
+    content = render_panel_site(settings, hostname)
     live, link = panel_site(settings)
     current = live.read_text(encoding="utf-8") if live.is_file() else None
     if current != content:

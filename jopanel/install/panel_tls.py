@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import socket
 from pathlib import Path
 
 from cryptography import x509
@@ -57,14 +56,14 @@ def self_signed(hostname: str, days: int = VALID_DAYS) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def ensure_panel_cert(settings: Settings) -> list[str]:
+def ensure_panel_cert(settings: Settings, hostname: str | None) -> list[str]:
     """A self-signed certificate when there is none (an existing one, e.g. ACME's, stays)."""
     done: list[str] = []
     cert, key = panel_cert(settings)
     if put_dir(tls_dir(settings), 0o700):
         done.append(f"created {tls_dir(settings)}")
     if not (cert.is_file() and key.is_file()):
-        cert_pem, key_pem = self_signed(socket.getfqdn() or "localhost")
+        cert_pem, key_pem = self_signed(hostname or "localhost")
         put_file(key, key_pem, 0o600)
         put_file(cert, cert_pem, 0o644)
         done.append(f"generated a self-signed certificate {cert}")

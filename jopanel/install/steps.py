@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from .. import validate
 from ..accounts.staff import StaffLogins
 from ..agent.client import agent_for_cli
 from ..db.session import engine_for, make_sessionmaker
@@ -34,6 +35,7 @@ from .config import render_config, set_key, sqlite_url
 from .database import check_url, prepare_database
 from .files import fix_owner, put_dir, put_file
 from .packages import install_packages, missing_packages
+from .panel_acme import ensure_panel_acme, panel_hostname, resolves_here
 from .panel_nginx import ensure_panel_site, remove_panel_site
 from .panel_tls import ensure_panel_cert
 from .service_user import API_HOME, ServiceIds, ensure_service_user
@@ -97,24 +99,32 @@ def ensure_packages(settings: Settings, runner: Runner, wanted: bool | None) -> 
     return [f"installed {' '.join(missing)}"]
 
 
-def ensure_config(settings: Settings, ids: ServiceIds, database_url: str | None) -> list[str]:
-    """jopanel.toml: written once with every key documented; --database-url updates it."""
+def ensure_config(
+    settings: Settings, ids: ServiceIds, database_url: str | None, hostname: str | None
+) -> list[str]:
+    """jopanel.toml: written once with every key documented; --database-url and
+    --hostname update it."""
     path = settings.path(CONFIG_RELPATH)
     done: list[str] = []
-    if database_url is not None:
-        check_url(database_url)
     if not path.exists():
-        active = {
+        active: dict[str, object] = {
             "database_url": database_url or sqlite_url(api_state_dir(settings) / "jopanel.db"),
             "trusted_proxies": ["127.0.0.1"],  # the panel's nginx block
         }
+        if hostname is not None:
+            active["panel_hostname"] = hostname
         put_file(path, render_config(settings, active).encode(), 0o640, 0, ids.gid)
         done.append(f"wrote {path}")
     else:
         text = path.read_text(encoding="utf-8")
-        if database_url is not None and load_settings(settings.root).db_url != database_url:
-            text = set_key(text, "database_url", database_url)
-            done.append(f"set database_url in {path}")
+        current = load_settings(settings.root)
+        for key, wanted, now in (
+            ("database_url", database_url, current.db_url),
+            ("panel_hostname", hostname, current.panel_hostname),
+        ):
+            if wanted is not None and wanted != now:
+                text = set_key(text, key, wanted)
+                done.append(f"set {key} in {path}")
         if put_file(path, text.encode(), 0o640, 0, ids.gid) and not done:
             done.append(f"fixed the owner and mode of {path}")
     return done
@@ -174,37 +184,55 @@ def install(
     systemd: bool = True,
     packages: bool | None = None,
     database_url: str | None = None,
+    hostname: str | None = None,
+    acme: bool | None = None,
     runner: Runner | None = None,
 ) -> Report:
+    """`acme`: True seeks an ACME certificate for the panel's hostname, False never, None
+    when the hostname resolves to this machine (never in a sandbox root)."""
     require_root()
     runner = runner or Runner()
     report = Report()
     settings = load_settings(root)
     if database_url is not None:
         check_url(database_url)
+    if hostname is not None:
+        hostname = validate.domain(hostname, field="hostname")
     report.done += ensure_packages(settings, runner, packages)
     report.done += init_root(settings)
     ids, done = ensure_service_user(settings, runner)
     report.done += done
     if put_dir(api_state_dir(settings), 0o700, ids.uid, ids.gid):
         report.done.append(f"prepared {api_state_dir(settings)}")
-    report.done += ensure_config(settings, ids, database_url)
+    report.done += ensure_config(settings, ids, database_url, hostname)
     settings = load_settings(root)  # now with the file's database_url and proxies
     if fix_owner(settings.secret_key_path, 0o600, ids.uid, ids.gid):
         report.done.append(f"gave the secret key {settings.secret_key_path} to {ids.name}")
     report.done += prepare_database(settings)
     ensure_first_admin(settings, report)
     report.done += own_database(settings, ids)
-    report.done += ensure_panel_cert(settings)
-    site_done = ensure_panel_site(settings, runner)
+    name = panel_hostname(settings)
+    report.done += ensure_panel_cert(settings, name)
+    site_done = ensure_panel_site(settings, runner, name)
     report.done += site_done
     report.done += write_units(settings)
     if uses_systemd(settings, systemd):
         _systemctl(runner, "daemon-reload")
         _systemctl(runner, "enable", "--now", *UNITS)
-        if site_done:
-            _reload_nginx(settings, runner, systemd)
+    if site_done:
+        _reload_nginx(settings, runner, systemd)
+    report.done += _panel_acme(settings, runner, systemd, name, acme)
     return report
+
+
+def _panel_acme(
+    settings: Settings, runner: Runner, systemd: bool, name: str | None, acme: bool | None
+) -> list[str]:
+    if name is None or acme is False:
+        return []
+    if acme is None and (settings.is_sandbox or not resolves_here(name)):
+        return []
+    return ensure_panel_acme(settings, name, lambda: _reload_nginx(settings, runner, systemd))
 
 
 def upgrade(root: Path | None, *, systemd: bool = True, runner: Runner | None = None) -> Report:
@@ -217,14 +245,16 @@ def upgrade(root: Path | None, *, systemd: bool = True, runner: Runner | None = 
     report.done += prepare_database(settings)
     ids, _ = ensure_service_user(settings, runner)
     report.done += own_database(settings, ids)
-    site_done = ensure_panel_site(settings, runner)
+    name = panel_hostname(settings)
+    site_done = ensure_panel_site(settings, runner, name)
     report.done += site_done
     report.done += write_units(settings)
     if uses_systemd(settings, systemd):
         _systemctl(runner, "daemon-reload")
         _systemctl(runner, "restart", *UNITS)
-        if site_done:
-            _reload_nginx(settings, runner, systemd)
+    if site_done:
+        _reload_nginx(settings, runner, systemd)
+    report.done += _panel_acme(settings, runner, systemd, name, None)  # renews when due
     result = agent_for_cli(settings).execute("rebuild", {"username": None}, actor="upgrade")
     failed = result.data.get("failed") or {}
     report.done.append(f"regenerated the configs of {result.data.get('accounts', 0)} accounts")
