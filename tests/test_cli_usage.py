@@ -35,6 +35,9 @@ MISTAKES = [
     (["domain", "add", "joko", "x.example", "--type", "bogus"], "Invalid value for '--type'"),
     (["user", "list", "extra", "args"], "Got unexpected extra arguments"),
     (["reconcile", "--dry-run=maybe"], "--dry-run"),
+    (["install", "--database-url"], "Option '--database-url' requires an argument"),
+    (["install", "--no-such-flag"], "No such option '--no-such-flag'"),
+    (["uninstall", "extra"], "Got unexpected extra argument"),
 ]
 
 
