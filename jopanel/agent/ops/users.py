@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from ...schemas.summary import AccountSummary, AccountView
 from ...store.locks import global_lock
 from ...system import leftovers
 from ...system.crypt import hash_system_password
+from .. import unfinished
 from ..cert_drift import retire_account
 from ..context import AgentContext, Call
 from ..converge import converge
@@ -28,7 +30,7 @@ from ..domain_rules import check_hostname_available
 from ..flow import Flow
 from ..hosting import Hosting, background, install_account, prune_orphans, remove_account
 from ..limits_check import check_limits
-from ..registry import OpResult, Payload, op
+from ..registry import OpResult, Payload, execute, op
 from ..stats import account_stats, forget_account
 from ..transaction import account_view, change_account, claim_domains
 from ..usage import known_disk_mb
@@ -109,9 +111,11 @@ def create_user(call: Call, p: CreateUser) -> OpResult:
     # yescrypt is 15 ms of CPU: hashed in another thread while the account is made.
     secret = p.password.get_secret_value() if p.password else None
     hashing = background(hash_system_password, secret) if secret else None
-    with ctx.store.lock(name), Flow(call, "create_user") as flow:
+    with ctx.store.lock(name), ExitStack() as marked, Flow(call, "create_user") as flow:
         _check_name_free(ctx, name)
         check_hostname_available(ctx, name, p.primary_domain, "primary_domain")
+        if not call.dry_run:  # from here a death half-way is rolled back later (unfinished.py)
+            marked.enter_context(unfinished.creating(ctx.settings, name))
         with global_lock(ctx.settings, "uids"):
             uid = ctx.accounts.allocate_id(reserve=not call.dry_run)
             config = new_config(
@@ -423,8 +427,28 @@ def apply_user(call: Call, p: UserRef) -> OpResult:
     return OpResult(changed=bool(report["changes"]), plan=report["changes"], data=report)
 
 
+def roll_back_unfinished(ctx: AgentContext, *, dry_run: bool = False) -> list[str]:
+    """Remove what creates that died half-way made (jopanel/agent/unfinished.py)."""
+    done: list[str] = []
+    for name in unfinished.markers(ctx.settings):
+        with ctx.store.lock(name):  # a create still running holds it until it returns
+            if not unfinished.still_marked(ctx.settings, name):
+                continue
+            done.append(f"roll back the unfinished create of {name}")
+            if dry_run:
+                continue
+            if ctx.store.exists(name):
+                execute(ctx, "delete_user", {"username": name}, actor="unfinished create")
+            else:  # died before its config was written (claims without it are free)
+                _drop_user(ctx, name)
+                _drop_group(ctx, name)
+            unfinished.unmark(ctx.settings, name)
+    return done
+
+
 @op("reconcile", Reconcile, target=None)
 def reconcile(call: Call, p: Reconcile) -> OpResult:
+    rolled_back = [] if p.username else roll_back_unfinished(call.ctx, dry_run=call.dry_run)
     names = [p.username] if p.username else call.ctx.store.list_usernames()
     reports = [reconcile_one(call, n) for n in names]
     if not call.dry_run and p.username is None:
@@ -434,4 +458,5 @@ def reconcile(call: Call, p: Reconcile) -> OpResult:
     if p.username is None:
         orphans = prune_orphans(call.ctx, dry_run=call.dry_run)
         changed, plan = changed or bool(orphans), plan + orphans
+    changed, plan = changed or bool(rolled_back), rolled_back + plan
     return OpResult(changed=changed, plan=plan, data=reports)
