@@ -97,7 +97,7 @@ class Crontabs:
             return "crontab is missing"
         if state.content != want:
             return "crontab differs from services.json"
-        gid = self.group_id()
+        gid = self.accounts.groups().get(CRON_GROUP, 0)  # planning only reads
         if (state.uid, state.gid, state.mode, state.links) != (uid, gid, FILE_MODE, 1):
             return (
                 f"crontab is {state.uid}:{state.gid} {state.mode:o} ({state.links} links), "
