@@ -252,6 +252,47 @@ ENDPOINTS: dict[str, Endpoint] = {
         "PUT", "/api/user/cron", ACCOUNT_ONLY, body=lambda api, caller, target: {"enabled": True}
     ),
     "user.cron.remove": Endpoint("DELETE", "/api/user/cron/{target}", row(401, 404, 403, 403, 403)),
+    # Certificates: "anna" is not a hostname, so past the role gate (and, for staff, past
+    # visibility: the other reseller gets 404) the site name is refused with 422.
+    "user.ssl.list": Endpoint("GET", "/api/user/ssl", ACCOUNT_ONLY),
+    "user.ssl.issue": Endpoint(
+        "POST",
+        "/api/user/ssl/{target}/issue",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {},
+    ),
+    "user.ssl.upload": Endpoint(
+        "PUT",
+        "/api/user/ssl/{target}/certificate",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"certificate": "x", "key": "y"},
+    ),
+    "user.ssl.options": Endpoint(
+        "PATCH",
+        "/api/user/ssl/{target}",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"redirect": True},
+    ),
+    "user.ssl.off": Endpoint("DELETE", "/api/user/ssl/{target}", row(401, 422, 403, 403, 403)),
+    "admin.ssl.list": Endpoint("GET", "/api/admin/users/{target}/ssl", OWNED),
+    "admin.ssl.issue": Endpoint(
+        "POST",
+        "/api/admin/users/{target}/ssl/{target}/issue",
+        row(401, 403, 422, 404, 422),
+        body=lambda api, caller, target: {},
+    ),
+    "admin.ssl.upload": Endpoint(
+        "PUT",
+        "/api/admin/users/{target}/ssl/{target}/certificate",
+        row(401, 403, 422, 404, 422),
+        body=lambda api, caller, target: {"certificate": "x", "key": "y"},
+    ),
+    "admin.ssl.off": Endpoint(
+        "DELETE", "/api/admin/users/{target}/ssl/{target}", row(401, 403, 422, 404, 422)
+    ),
+    "admin.ssl.renew": Endpoint(
+        "POST", "/api/admin/ssl/renew", ADMIN_ONLY, body=lambda api, caller, target: {}
+    ),
 }
 
 LOGIN_NAMES = {

@@ -26,6 +26,7 @@ from ..registry import OpResult, Payload, op
 from ..tls import install, now, parse_iso, record_failure, site_names, with_tls
 from ..transaction import change_account
 
+RENEW_BATCH = 50  # renewals per nginx reload in one `ssl_renew` run
 Pem = Annotated[str, Field(min_length=1, max_length=certcheck.MAX_PEM_BYTES)]
 
 
@@ -240,27 +241,37 @@ def ssl_renew(call: Call, p: SslRenew) -> OpResult:
     rows: list[dict[str, Any]] = []
     plan: list[str] = []
     changed = False
-    for name in [p.username] if p.username else store.list_usernames():
-        config = store.read(name)
-        for domain, tls in sorted(config.domains.tls.items()):
-            if tls.mode != "acme" or config.domains.site_names(domain) is None:
-                continue
-            row = {"username": name, "domain": domain, "result": "not_due", "detail": ""}
-            rows.append(row)
-            why = renewal_due(call, config, domain, within)
-            if why is None:
-                continue
-            next_try = parse_iso(tls.next_try)
-            if not p.force and next_try is not None and next_try > now():
-                row.update(result="waiting", detail=f"{why}; next try after {tls.next_try}")
-                continue
-            try:
-                done = _issue(call, SslIssue(username=name, domain=domain, force=True), "ssl_renew")
-            except Conflict as exc:
-                row.update(result="failed", detail=str(exc))
-                changed = True
-                continue
-            row.update(result="planned" if call.dry_run else "renewed", detail=why)
-            plan += [f"{name}: {domain}: {step}" for step in done.plan]
-            changed = changed or done.changed
+    renewed = 0
+    reloader = reloader_for(call.ctx.settings, call.ctx.runner)
+    # One nginx reload per batch, not per certificate: the old certificates stay valid
+    # (and served) until the batch's reload.
+    with reloader.held():
+        for name in [p.username] if p.username else store.list_usernames():
+            config = store.read(name)
+            for domain, tls in sorted(config.domains.tls.items()):
+                if tls.mode != "acme" or config.domains.site_names(domain) is None:
+                    continue
+                row = {"username": name, "domain": domain, "result": "not_due", "detail": ""}
+                rows.append(row)
+                why = renewal_due(call, config, domain, within)
+                if why is None:
+                    continue
+                next_try = parse_iso(tls.next_try)
+                if not p.force and next_try is not None and next_try > now():
+                    row.update(result="waiting", detail=f"{why}; next try after {tls.next_try}")
+                    continue
+                try:
+                    done = _issue(
+                        call, SslIssue(username=name, domain=domain, force=True), "ssl_renew"
+                    )
+                except Conflict as exc:
+                    row.update(result="failed", detail=str(exc))
+                    changed = True
+                    continue
+                row.update(result="planned" if call.dry_run else "renewed", detail=why)
+                plan += [f"{name}: {domain}: {step}" for step in done.plan]
+                changed = changed or done.changed
+                renewed += 1
+                if renewed % RENEW_BATCH == 0:
+                    reloader.flush()
     return OpResult(changed=changed, plan=plan, data=rows)
