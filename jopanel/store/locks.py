@@ -17,7 +17,7 @@ from ..atomic import ensure_dir
 from ..errors import Conflict, ValidationFailed
 from ..settings import Settings
 
-GLOBAL_LOCKS = frozenset({"domains", "uids", "packages"})
+GLOBAL_LOCKS = frozenset({"domains", "uids", "packages", "shadow"})
 
 
 def _lock_path(settings: Settings, name: str) -> Path:

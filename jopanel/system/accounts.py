@@ -17,6 +17,7 @@ from pathlib import Path
 from ..atomic import ensure_dir, replace_file
 from ..errors import Conflict, ValidationFailed
 from ..settings import Settings
+from ..store.locks import global_lock
 from .runner import Runner
 
 HOME_MODE = 0o750
@@ -135,7 +136,15 @@ class SystemAccounts:
     def _shadow_utils(self, tool: str, options: Sequence[str], name: str) -> None:
         """The one argv shape of every shadow-utils call: tool, ROOT's `--prefix`, the
         options, then `--` so that a name can never be read as an option."""
-        self.runner.run([tool, *self.prefix, *options, "--", name])
+        self._run([tool, *self.prefix, *options, "--", name])
+
+    def _run(self, argv: list[str], input: str | None = None) -> None:
+        """One shadow-utils command at a time. They lock passwd/shadow/group themselves,
+        but chpasswd gives up at once ("cannot lock /etc/passwd; try again later") when
+        another holds them, and accounts change in parallel (one lock each): found by the
+        soak harness as 500s. This lock is always the innermost one taken."""
+        with global_lock(self.settings, "shadow"):
+            self.runner.run(argv, input=input)
 
     def groupadd(self, name: str, gid: int) -> None:
         self._shadow_utils("groupadd", ["-g", str(gid)], name)
@@ -253,7 +262,7 @@ class SystemAccounts:
             if not value or any(c in value for c in ":\n\r\0"):
                 raise ValidationFailed("must not be empty or hold ':' or a line break", field=field)
         root = ["--root", str(self.settings.root)] if self.settings.is_sandbox else []
-        self.runner.run(["chpasswd", *root, "-e"], input=f"{name}:{hashed}\n")
+        self._run(["chpasswd", *root, "-e"], input=f"{name}:{hashed}\n")
 
     def lock(self, name: str) -> None:
         self.usermod(name, lock=True)
