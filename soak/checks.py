@@ -299,6 +299,16 @@ def _names(path: Path, prefix: str = "", suffix: str = "") -> set[str]:
     }
 
 
+def crash_litter(root: Path) -> list[str]:
+    """Temp files of an atomic replace cut short by a kill (`.NAME.tmp-XXXX`): harmless
+    (cron and the store skip dot files), reported as notes."""
+    found: list[str] = []
+    for directory in (root / "var/spool/cron/crontabs", root / "etc/jopanel/users"):
+        if directory.is_dir():
+            found += [str(p.relative_to(root)) for p in directory.glob(".*.tmp-*")]
+    return sorted(found)
+
+
 def orphans(root: Path) -> list[str]:
     """Linux users, groups, homes, vhosts, pools and crontabs no account config claims."""
     accounts = set(accounts_on_disk(root))
@@ -318,7 +328,9 @@ def orphans(root: Path) -> list[str]:
     for pool_dir in (root / "etc/php").glob("*/fpm/pool.d"):
         pools |= _names(pool_dir, "jopanel-", ".conf")
     found["pool"] = pools
-    found["crontab"] = _names(root / "var/spool/cron/crontabs")
+    found["crontab"] = {
+        n for n in _names(root / "var/spool/cron/crontabs") if not n.startswith(".")
+    }
     return [
         f"orphan: {what} {name} belongs to no account"
         for what, names in found.items()

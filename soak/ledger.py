@@ -80,6 +80,7 @@ class Account:
     password_unsure: bool = False  # either `password` or `pending_password` logs in
     failed_create: bool = False  # the last create was refused with a 500
     created_unanswered: bool = False  # it exists through a create that got no answer
+    drifting: bool = False  # a change got no answer since the last accepted one
     incarnation: int = 0  # bumped by every create
 
     # --- compare with the six documents (GET /api/admin/users/NAME, or the files) ----
@@ -139,6 +140,7 @@ class Account:
         self.domains, self.keys, self.cron, self.files, self.dbs = set(), set(), set(), {}, set()
         self.files_unsure = set()
         self.password_unsure = False
+        self.drifting = False
 
 
 def facts(docs: dict[str, Any]) -> dict[str, Any]:

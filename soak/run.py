@@ -105,7 +105,6 @@ def end_checks(cluster: Cluster, ledger: Ledger, tokens: Tokens, options: Option
     found += checks.check_answers(cluster, ledger)
     found += checks.check_audit(cluster.root, ledger.samples)
     found += checks.check_dead_tokens(cluster, tokens.dead)
-    found += checks.check_logins(cluster, ledger)
     stale = checks.index_differences(cluster)
     if stale:
         ledger.note(f"before the final reindex the index differed: {stale[:3]}")
@@ -113,10 +112,14 @@ def end_checks(cluster: Cluster, ledger: Ledger, tokens: Tokens, options: Option
     before = checks.orphans(cluster.root)
     if before:
         ledger.note(f"before reconcile: {before}")
+    litter = checks.crash_litter(cluster.root)
+    if litter:
+        ledger.note(f"temp files a kill left behind (reconcile keeps them): {litter}")
     notes, bad = checks.reconcile(cluster)
     for note in notes:
         ledger.note(note)
     found += bad
+    found += checks.check_logins(cluster, ledger)  # once reconcile converged what a kill cut
     found += checks.orphans(cluster.root)
     if options.databases:
         bad_dbs, _ = checks.orphan_databases(options.prefix, cluster.root)
