@@ -112,7 +112,11 @@ def ssl_off(ctx: typer.Context, domain: str, user: User = None, dry_run: DryRun 
 
 
 @app.command("status")
-def ssl_status(ctx: typer.Context, domain: str | None = None, user: User = None) -> None:
+def ssl_status(
+    ctx: typer.Context,
+    domain: Annotated[str | None, typer.Argument(help="one site (default: all)")] = None,
+    user: User = None,
+) -> None:
     """Every site's certificate (or one site's): mode, status, expiry, last error."""
     state = state_of(ctx)
     payload: dict[str, Any] = {}
@@ -121,6 +125,8 @@ def ssl_status(ctx: typer.Context, domain: str | None = None, user: User = None)
     elif user:
         payload = {"username": user}
     rows = state.agent.execute("ssl_status", payload).data
+    if not state.as_json:
+        rows = [{**r, "names": ", ".join(r["names"])} for r in rows]
     columns = COLUMNS + (["last_error", "next_try"] if domain else [])
     emit(state, rows, columns=columns)
 
@@ -139,6 +145,9 @@ def ssl_renew(
     if user:
         payload["username"] = user
     result = state.agent.execute("ssl_renew", payload, dry_run=dry_run)
+    if not result.data and not state.as_json:
+        emit(state, None, message="no ACME certificate to look at")
+        return
     emit(state, result.data, columns=["username", "domain", "result", "detail"])
     if any(r["result"] == "failed" for r in result.data):
         raise typer.Exit(4)

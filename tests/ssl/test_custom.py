@@ -128,6 +128,8 @@ def test_cli_upload_status_off(root: Path, ca: trustme.CA, tmp_path: Path) -> No
     rows = json.loads(cli(root, "--json", "ssl", "status").stdout)
     assert rows[0]["domain"] == "joko.example.com" and rows[0]["mode"] == "custom"
     assert rows[0]["status"] == "active"
+    one = json.loads(cli(root, "--json", "ssl", "status", "joko.example.com").stdout)
+    assert one[0]["names"] == ["joko.example.com", "www.joko.example.com"]
     # A sandbox without HTTPS_PORT serves HTTP only (docs/ssl.md).
     assert rows[0]["serving"] is False
     assert stat_mode(root / "etc/jopanel/ssl/joko.example.com/current/key.pem") == 0o600
