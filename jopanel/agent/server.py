@@ -293,12 +293,12 @@ def serve(settings: Settings) -> None:
 
 
 def recover(ctx: AgentContext) -> None:
-    """Roll back creates the previous agent died in (jopanel/agent/unfinished.py); requests
-    wait in the socket's backlog meanwhile."""
-    from .ops.users import roll_back_unfinished  # noqa: PLC0415 - ops import the server's peers
+    """Roll back creates and finish deletes the previous agent died in
+    (jopanel/agent/unfinished.py); requests wait in the socket's backlog meanwhile."""
+    from .ops.users import finish_unfinished  # noqa: PLC0415 - ops import the server's peers
 
     try:
-        for line in roll_back_unfinished(ctx):
+        for line in finish_unfinished(ctx):
             log.warning("%s", line)
     except JoPanelError as exc:  # the agent must start anyway; reconcile tries again
-        log.error("rolling back unfinished creates failed: %s", exc)
+        log.error("finishing unfinished creates and deletes failed: %s", exc)

@@ -112,3 +112,65 @@ def test_reconcile_rolls_back_a_marked_create_and_only_once(settings: Settings) 
     assert "joko:" not in (settings.root / "etc/passwd").read_text()
     again = execute(ctx, "reconcile", {}, actor="test", dry_run=True)
     assert again.plan == []
+
+
+def test_an_agent_killed_inside_delete_finishes_it_when_it_starts(
+    root: Path, tmp_path: Path
+) -> None:
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "userdel").write_text('#!/bin/sh\nsleep 30\nexec /usr/sbin/userdel "$@"\n')
+    (shim / "userdel").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOPANEL_")}
+    cli(root, "user", "create", "joko", "--domain", "joko.example.com",
+        "--email", "joko@example.com", "--password-stdin", input=PASSWORD + "\n")  # fmt: skip
+    agent = start_agent(root, {**env, "JOPANEL_COMMAND_PATH": str(shim)})
+    deleting = subprocess.Popen(
+        [JOPANEL, "--root", str(root), "user", "delete", "joko"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    config = root / "etc/jopanel/users/joko"
+    deadline = time.monotonic() + 30
+    while config.exists():  # archived first; userdel is asleep in the shim
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    agent.send_signal(signal.SIGKILL)
+    agent.wait()
+    assert deleting.wait(timeout=30) == 6
+    assert "joko:" in (root / "etc/passwd").read_text()  # what the dead delete left
+    marker = marker_dir(load_settings(root), "delete") / "joko"
+    assert marker.exists()
+    agent = start_agent(root, env)
+    try:
+        deadline = time.monotonic() + 30
+        while marker.exists():
+            assert time.monotonic() < deadline, "the unfinished delete was not finished"
+            time.sleep(0.05)
+        assert not config.exists()
+        assert "joko:" not in (root / "etc/passwd").read_text()
+        assert "joko:" not in (root / "etc/group").read_text()
+        assert not (root / "home/joko").exists()
+        cli(root, "user", "create", "joko", "--domain", "joko.example.com",
+            "--email", "joko@example.com", "--password-stdin", input=PASSWORD + "\n")  # fmt: skip
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=30)
+
+
+def test_reconcile_finishes_an_archived_delete(settings: Settings) -> None:
+    ctx = AgentContext(settings)
+    new_user(lambda n, dry_run=False, **p: execute(ctx, n, p, actor="test", dry_run=dry_run))
+    ctx.store.archive("joko")  # as if delete_user had died right after its first step
+    (marker_dir(settings, "delete")).mkdir(parents=True, exist_ok=True)
+    (marker_dir(settings, "delete") / "joko").touch()
+    dry = execute(ctx, "reconcile", {}, actor="test", dry_run=True)
+    assert "finish the unfinished delete of joko" in dry.plan
+    assert "joko:" in (settings.root / "etc/passwd").read_text()
+    execute(ctx, "reconcile", {}, actor="test")
+    assert not ctx.store.exists("joko")
+    assert "joko:" not in (settings.root / "etc/passwd").read_text()
+    assert not (settings.root / "home/joko").exists()
+    assert execute(ctx, "reconcile", {}, actor="test", dry_run=True).plan == []

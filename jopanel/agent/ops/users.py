@@ -288,8 +288,10 @@ def set_password(call: Call, p: SetPassword) -> OpResult:
 def delete_user(call: Call, p: UserRef) -> OpResult:
     ctx = call.ctx
     name = p.username
-    with ctx.store.lock(name), Flow(call, "delete_user") as flow:
+    with ctx.store.lock(name), ExitStack() as marked, Flow(call, "delete_user") as flow:
         config = ctx.store.read(name)
+        if not call.dry_run:  # from here a death half-way is carried through (unfinished.py)
+            marked.enter_context(unfinished.deleting(ctx.settings, name))
         domains = config.domains.served_names()
         entry = ctx.accounts.get(name)
         old_hash = ctx.accounts.shadow_hash(name)
@@ -427,28 +429,34 @@ def apply_user(call: Call, p: UserRef) -> OpResult:
     return OpResult(changed=bool(report["changes"]), plan=report["changes"], data=report)
 
 
-def roll_back_unfinished(ctx: AgentContext, *, dry_run: bool = False) -> list[str]:
-    """Remove what creates that died half-way made (jopanel/agent/unfinished.py)."""
+def finish_unfinished(ctx: AgentContext, *, dry_run: bool = False) -> list[str]:
+    """Roll back creates and carry through deletes that died half-way (unfinished.py)."""
     done: list[str] = []
-    for name in unfinished.markers(ctx.settings):
-        with ctx.store.lock(name):  # a create still running holds it until it returns
-            if not unfinished.still_marked(ctx.settings, name):
+    for kind, name in unfinished.markers(ctx.settings):
+        with ctx.store.lock(name):  # an op still running holds it until it returns
+            if not unfinished.still_marked(ctx.settings, kind, name):
                 continue
-            done.append(f"roll back the unfinished create of {name}")
+            verb = "roll back" if kind == "create" else "finish"
+            done.append(f"{verb} the unfinished {kind} of {name}")
             if dry_run:
                 continue
+            if kind == "delete" and not ctx.store.exists(name):
+                ctx.store._archive_orphan(name)  # died between unlinking and archiving
+                archived = unfinished.newest_archive(ctx.settings, name)
+                if archived is not None:  # back in place, so delete_user runs whole
+                    ctx.store.restore_archive(name, archived)
             if ctx.store.exists(name):
-                execute(ctx, "delete_user", {"username": name}, actor="unfinished create")
-            else:  # died before its config was written (claims without it are free)
+                execute(ctx, "delete_user", {"username": name}, actor=f"unfinished {kind}")
+            else:  # a create that died before its config was written
                 _drop_user(ctx, name)
                 _drop_group(ctx, name)
-            unfinished.unmark(ctx.settings, name)
+            unfinished.unmark(ctx.settings, kind, name)
     return done
 
 
 @op("reconcile", Reconcile, target=None)
 def reconcile(call: Call, p: Reconcile) -> OpResult:
-    rolled_back = [] if p.username else roll_back_unfinished(call.ctx, dry_run=call.dry_run)
+    rolled_back = [] if p.username else finish_unfinished(call.ctx, dry_run=call.dry_run)
     names = [p.username] if p.username else call.ctx.store.list_usernames()
     reports = [reconcile_one(call, n) for n in names]
     if not call.dry_run and p.username is None:
