@@ -55,3 +55,19 @@ def plan_certs(ctx: AgentContext, config: UserConfig) -> list[Drift]:
 def retire_account(ctx: AgentContext, username: str) -> list[str]:
     """Every certificate of a deleted account: revoked (ACME) and removed."""
     return [retire(ctx, cert) for cert in CertStore(ctx.settings).owned_by(username)]
+
+
+def orphan_certs(ctx: AgentContext, known: set[str]) -> list[Drift]:
+    """Certificates whose account does not exist (a delete that stopped half-way, files
+    copied in by hand): revoked (ACME) and removed by reconcile of every account."""
+    store = CertStore(ctx.settings)
+    found = [store.current(domain) for domain in store.domains()]
+    return [
+        Drift(
+            "orphan",
+            f"certificate: revoke and remove {cert.domain} (no such account {cert.owner})",
+            lambda cert=cert: retire(ctx, cert),  # type: ignore[misc]
+        )
+        for cert in found
+        if cert is not None and cert.owner not in known
+    ]

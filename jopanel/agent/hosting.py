@@ -38,6 +38,7 @@ from ..system.phpfpm import PhpFpm, pool_files
 from ..system.reload import Reloader, reloader_for
 from ..system.sshd import Sshd
 from ..system.staging import FILE_RE, ConfigFamily, file_name, username_of
+from .cert_drift import orphan_certs
 from .context import AgentContext
 from .drift import Drift
 
@@ -541,7 +542,8 @@ def remove_account(ctx: AgentContext, username: str) -> list[str]:
 
 def prune_orphans(ctx: AgentContext, *, dry_run: bool) -> list[str]:
     """Remove generated files of accounts that do not exist (reconcile of every account)."""
-    changes = Hosting(ctx).orphans(set(ctx.store.list_usernames()))
+    known = set(ctx.store.list_usernames())
+    changes = Hosting(ctx).orphans(known) + orphan_certs(ctx, known)
     if not dry_run:
         for change in changes:
             change.fix()

@@ -7,6 +7,7 @@ a good one is served by the real nginx for every name of the site, turned off it
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 from collections.abc import Iterator
 from functools import partial
@@ -103,6 +104,19 @@ def test_a_good_upload_is_served_and_off_removes_it(
     tls_conf = (root / "etc/nginx/snippets/jopanel-tls.conf").read_text()
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in tls_conf
 
+    # The ACME location is JoPanel's: the account's own file at that path is never served,
+    # and a suspended account still answers it (HTTP, not redirected).
+    home = root / "home/joko/public_html/.well-known/acme-challenge"
+    home.mkdir(parents=True)
+    (home / "tok").write_text("the account's")
+    (web.settings.acme_webroot / "tok").write_text("jopanel's")
+    assert web.web.get("joko.example.com", "/.well-known/acme-challenge/tok").text == "jopanel's"
+    web.op("ssl_options", username="joko", domain="joko.example.com", redirect=False)
+    web.op("suspend_user", username="joko")
+    wait_for(lambda: web.web.get("joko.example.com", "/").status_code == 503, "suspended")
+    assert web.web.get("joko.example.com", "/.well-known/acme-challenge/tok").text == "jopanel's"
+    web.op("unsuspend_user", username="joko")
+
     off = web.op("ssl_off", username="joko", domain="joko.example.com")
     assert off.data["mode"] == "off" and not off.data["serving"]
     assert not (root / "etc/jopanel/ssl/joko.example.com").exists()
@@ -133,6 +147,17 @@ def test_cli_upload_status_off(root: Path, ca: trustme.CA, tmp_path: Path) -> No
     # A sandbox without HTTPS_PORT serves HTTP only (docs/ssl.md).
     assert rows[0]["serving"] is False
     assert stat_mode(root / "etc/jopanel/ssl/joko.example.com/current/key.pem") == 0o600
+    # A certificate whose account is gone (copied in, or a delete stopped half-way):
+    # reconcile removes it and leaves joko's alone.
+    ssl_dir = root / "etc/jopanel/ssl"
+    shutil.copytree(ssl_dir / "joko.example.com", ssl_dir / "old.example.net", symlinks=True)
+    meta = ssl_dir / "old.example.net/current/meta.json"
+    meta.write_text(meta.read_text().replace('"owner": "joko"', '"owner": "ghost"'))
+    line = "certificate: revoke and remove old.example.net (no such account ghost)"
+    assert line in json.loads(cli(root, "--json", "reconcile", "--dry-run").stdout)["plan"]
+    cli(root, "reconcile")
+    assert not (ssl_dir / "old.example.net").exists()
+    assert (ssl_dir / "joko.example.com/current/key.pem").exists()
     renew = json.loads(cli(root, "--json", "ssl", "renew").stdout)
     assert renew == []  # custom certificates are not renewed by ACME
     cli(root, "ssl", "off", "joko.example.com")
