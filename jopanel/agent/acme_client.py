@@ -32,7 +32,8 @@ from ..atomic import ensure_dir, replace_file
 from ..settings import Settings
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-ORDER_TIMEOUT = dt.timedelta(seconds=120)
+# Under the API->agent timeout (120 s), so a slow CA is reported as such, not as a lost agent.
+ORDER_TIMEOUT = dt.timedelta(seconds=90)
 USER_AGENT = "JoPanel (acme-python)"
 # RFC 5280 reasons JoPanel revokes with.
 CESSATION_OF_OPERATION = 5
