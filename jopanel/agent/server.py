@@ -83,8 +83,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self._say_if_closing()
         self.end_headers()
         self.wfile.write(data)
+
+    def _say_if_closing(self) -> None:
+        """A connection closed after this answer must say so: else the client pools it,
+        sends its next op on it and gets a reset (a 503 from the API while the agent is
+        up: found by the soak harness after streamed file ops)."""
+        if self.close_connection:
+            self.send_header("Connection", "close")
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         if self.path == "/health":
@@ -184,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(int(meta.get("size", 0))))
             self.send_header("X-JoPanel-Meta", json.dumps(meta))
+            self._say_if_closing()
             self.end_headers()
             started = True
             return cast(IO[bytes], self.wfile)
