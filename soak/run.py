@@ -129,7 +129,7 @@ def end_checks(cluster: Cluster, ledger: Ledger, tokens: Tokens, options: Option
     ledger.checked = {
         "accounts on disk": len(checks.accounts_on_disk(cluster.root)),
         "accounts promised": len(ledger.accounts),
-        "accepted changes": sum(1 for s in ledger.samples if s.accepted),
+        "2xx answers": sum(1 for s in ledger.samples if s.accepted),
         "journal lines": len(checks.journal(cluster.root)),
         "dead tokens tried": len(tokens.dead),
         "uid samples": ledger.uid_samples,
