@@ -27,21 +27,36 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_CERT = "-----BEGIN CERTIFICATE-----\nMIIFBTCCA+2gAwIBAgISA0Q2...\n-----END CERTIFICATE-----\n"
+_KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEG...\n-----END PRIVATE KEY-----\n"
+_CHAIN = "-----BEGIN CERTIFICATE-----\nMIIFFjCCAv6gAwIBAgIRAJEr...\n-----END CERTIFICATE-----\n"
+
+
+def _in_example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
 class OptionsIn(_In):
+    model_config = _in_example({"redirect": True, "hsts": False})
+
     redirect: bool | None = Field(None, description="HTTP -> HTTPS (301) once served")
     hsts: bool | None = Field(None, description="Strict-Transport-Security on HTTPS")
 
 
 class IssueIn(OptionsIn):
-    pass
+    model_config = _in_example({"redirect": True})
 
 
 class AdminIssueIn(OptionsIn):
+    model_config = _in_example({"redirect": True, "force": False})
+
     force: bool = Field(False, description="order before next_try (after failures)")
 
 
 class UploadIn(OptionsIn):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _in_example(
+        {"certificate": _CERT, "key": _KEY, "chain": _CHAIN, "redirect": True, "hsts": True}
+    )
 
     certificate: str = Field(min_length=1, max_length=MAX_PEM_BYTES, description="PEM")
     key: str = Field(min_length=1, max_length=MAX_PEM_BYTES, description="PEM, unencrypted")
@@ -49,6 +64,29 @@ class UploadIn(OptionsIn):
 
 
 class SslOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "joko",
+                    "domain": "example.org",
+                    "names": ["example.org", "www.example.org"],
+                    "mode": "acme",
+                    "status": "active",
+                    "serving": True,
+                    "issuer": "Let's Encrypt, R11",
+                    "not_after": "2027-02-26T21:14:03Z",
+                    "days_left": 89,
+                    "redirect": True,
+                    "hsts": False,
+                    "last_error": None,
+                    "failures": 0,
+                    "next_try": None,
+                }
+            ]
+        }
+    )
+
     username: str
     domain: str
     names: list[str] = Field(description="every name the certificate covers for this site")
@@ -66,11 +104,26 @@ class SslOut(BaseModel):
 
 
 class RenewIn(_In):
+    model_config = _in_example({"within_days": 30, "force": False})
+
     within_days: int = Field(30, ge=1, le=3650)
     force: bool = False
 
 
 class RenewRow(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "joko",
+                    "domain": "example.org",
+                    "result": "renewed",
+                    "detail": "expires 2026-12-20",
+                }
+            ]
+        }
+    )
+
     username: str
     domain: str
     result: Literal["not_due", "renewed", "failed", "waiting", "planned"]
