@@ -502,9 +502,11 @@ def test_domain_claims_are_rebuilt_from_the_accounts(
     os.symlink("ghost", settings.domain_claims_dir / "stale.example.com")
     os.symlink("bob", settings.domain_claims_dir / "alice.example.com")  # wrong owner
     wanted = claims.rebuild()
-    assert wanted == {
+    assert wanted == {  # a primary domain's www. alias is claimed with it; an alias has none
         "alice.example.com": "alice",
+        "www.alice.example.com": "alice",
         "bob.example.com": "bob",
+        "www.bob.example.com": "bob",
         "bob.example.net": "bob",
     }
     on_disk = {p.name: os.readlink(p) for p in settings.domain_claims_dir.iterdir()}

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..settings import Settings
-from ..system.accounts import parse_group, parse_passwd
+from ..system.accounts import SystemAccounts, parse_group, parse_passwd
 from ..system.runner import Runner
 
 API_HOME = "/var/lib/jopanel-api"  # its state (the SQLite database); as ROOT sees it
-NOLOGIN = "/usr/sbin/nologin"
 
 
 @dataclass(frozen=True)
@@ -32,13 +31,12 @@ def ensure_service_user(settings: Settings, runner: Runner) -> tuple[ServiceIds,
     """Create the system group and user when missing (shadow-utils with ROOT's --prefix)."""
     done: list[str] = []
     name = settings.service_user
-    prefix = settings.prefix_args()
+    accounts = SystemAccounts(settings, runner)
     if name not in parse_group(settings.path("etc/group")):
-        runner.run(["groupadd", *prefix, "--system", "--", name])
+        accounts.add_system_group(name)
         done.append(f"created the system group {name}")
     if name not in parse_passwd(settings.path("etc/passwd")):
-        options = ["--system", "-g", name, "-d", API_HOME, "-M", "-s", NOLOGIN]
-        runner.run(["useradd", *prefix, *options, "-c", "JoPanel API", "--", name])
+        accounts.add_system_user(name, name, API_HOME, "JoPanel API")
         done.append(f"created the system user {name}")
     ids = service_ids(settings)
     if ids is None:

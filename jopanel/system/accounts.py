@@ -153,6 +153,11 @@ class SystemAccounts:
         """A system group (gid chosen by groupadd), e.g. cron's `crontab` in a sandbox."""
         self._shadow_utils("groupadd", ["-r"], name)
 
+    def add_system_user(self, name: str, group: str, home: str, comment: str) -> None:
+        """A system user that cannot log in, its home not made (e.g. the API's `jopanel`)."""
+        options = ["-r", "-g", group, "-d", home, "-M", "-s", "/usr/sbin/nologin", "-c", comment]
+        self._shadow_utils("useradd", options, name)
+
     def groupmod(self, name: str, gid: int) -> None:
         self._shadow_utils("groupmod", ["-g", str(gid)], name)
 
