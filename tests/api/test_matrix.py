@@ -47,6 +47,7 @@ OWNED_204 = row(401, 403, 204, 404, 204)
 ADMIN_ONLY = row(401, 403, 403, 403, 200)
 ACCOUNT_ONLY = row(401, 200, 403, 403, 403)
 LOGGED_IN = row(401, 200, 200, 200, 200)
+FILE_MISSING = {"path": "mx-missing"}
 
 
 @dataclass
@@ -292,6 +293,70 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "admin.ssl.renew": Endpoint(
         "POST", "/api/admin/ssl/renew", ADMIN_ONLY, body=lambda api, caller, target: {}
+    ),
+    # File manager: each account in its own home only; staff are refused (403) before any
+    # path is looked at. Past the role gate the rows name "mx-missing", which no home
+    # holds (404), or send what the route refuses (422): nothing is changed but a
+    # directory made by mkdir and the editor's own file.
+    "user.files.list": Endpoint("GET", "/api/user/files/list", ACCOUNT_ONLY),
+    "user.files.read": Endpoint(
+        "GET", "/api/user/files/content", row(401, 404, 403, 403, 403), params=FILE_MISSING
+    ),
+    "user.files.save": Endpoint(
+        "PUT",
+        "/api/user/files/content",
+        ACCOUNT_ONLY,
+        params={"path": "mx-matrix.txt"},
+        body=lambda api, caller, target: {"saved": "by the matrix"},
+    ),
+    # A JSON body is not multipart: 422 (a field `file` is required).
+    "user.files.upload": Endpoint(
+        "POST",
+        "/api/user/files/upload",
+        row(401, 422, 403, 403, 403),
+        body=lambda api, caller, target: {"file": "x"},
+    ),
+    "user.files.download": Endpoint(
+        "GET", "/api/user/files/download", row(401, 404, 403, 403, 403), params=FILE_MISSING
+    ),
+    "user.files.mkdir": Endpoint(
+        "POST",
+        "/api/user/files/mkdir",
+        row(401, 201, 403, 403, 403),
+        body=lambda api, caller, target: {"path": f"mx{next(_seq)}"},
+    ),
+    "user.files.move": Endpoint(
+        "POST",
+        "/api/user/files/move",
+        row(401, 404, 403, 403, 403),
+        body=lambda api, caller, target: {"source": "mx-missing", "destination": "mx-moved"},
+    ),
+    "user.files.copy": Endpoint(
+        "POST",
+        "/api/user/files/copy",
+        row(401, 404, 403, 403, 403),
+        body=lambda api, caller, target: {"source": "mx-missing", "destination": "mx-copied"},
+    ),
+    "user.files.chmod": Endpoint(
+        "POST",
+        "/api/user/files/chmod",
+        row(401, 404, 403, 403, 403),
+        body=lambda api, caller, target: {"path": "mx-missing", "mode": "0644"},
+    ),
+    "user.files.zip": Endpoint(
+        "POST",
+        "/api/user/files/zip",
+        row(401, 404, 403, 403, 403),
+        body=lambda api, caller, target: {"paths": ["mx-missing"], "destination": "mx.zip"},
+    ),
+    "user.files.unzip": Endpoint(
+        "POST",
+        "/api/user/files/unzip",
+        row(401, 404, 403, 403, 403),
+        body=lambda api, caller, target: {"path": "mx-missing.zip"},
+    ),
+    "user.files.delete": Endpoint(
+        "DELETE", "/api/user/files/delete", row(401, 404, 403, 403, 403), params=FILE_MISSING
     ),
 }
 
