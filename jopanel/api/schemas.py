@@ -68,6 +68,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "No such account or package (or not one this login may see)",
         409: "Duplicate username or domain, or a package still in use",
         412: "If-Match names a revision that is no longer current",
+        413: "The request body is over the API's size limit (`max_body_bytes`)",
         422: "Invalid input; `field` names the culprit",
         428: "If-Match is required",
         429: "Too many failed logins; see Retry-After",

@@ -168,13 +168,14 @@ def user_issue(
     "/api/user/ssl/{name}/certificate",
     name="user.ssl.upload",
     summary="Serve an uploaded certificate, chain and key for a site",
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
 )
 def user_upload(
     body: UploadIn, principal: HostingAccount, ctx: Ctx, request: Request, name: str = SiteName
 ) -> SslOut:
     """422 with the reason: key mismatch, broken chain, names not covered, expired or
-    expiring within a day, weak key."""
+    expiring within a day, weak key. 413 when the body is over the API's size limit (three
+    PEMs at their longest, JSON-escaped, can be)."""
     request.state.audit_target = principal.username
     data = ctx.accounts.account_op(principal, "ssl_upload", {"domain": name, **body.model_dump()})
     return SslOut.model_validate(data)
@@ -242,7 +243,7 @@ def admin_issue(
     "/api/admin/users/{username}/ssl/{name}/certificate",
     name="admin.ssl.upload",
     summary="Serve an uploaded certificate for an account's site",
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
 )
 def admin_upload(
     body: UploadIn,
