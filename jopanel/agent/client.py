@@ -77,7 +77,9 @@ class SocketAgent:
             body["request_id"] = request_id
         if not self.path.exists():
             raise AgentUnavailable(f"agent unreachable: no socket at {self.path}")
-        return {"X-JoPanel-Op": json.dumps(body)}
+        # The agent closes every /stream connection after its answer: never pool one (a
+        # pooled, closed connection made the next op fail with 503).
+        return {"X-JoPanel-Op": json.dumps(body), "Connection": "close"}
 
     def send_stream(
         self,

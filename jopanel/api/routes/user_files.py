@@ -194,7 +194,10 @@ def _stream_agent(ctx: Ctx) -> Any:
     "/list",
     name="user.files.list",
     summary="A directory's entries (directories first, then by name)",
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses={
+        **error_responses(401, 403, 404, 422, 503),
+        413: {"model": ErrorOut, "description": "More entries than the listing limit"},
+    },
     response_model=ListOut,
 )
 def list_files(
@@ -226,7 +229,7 @@ def read_file(principal: HostingAccount, ctx: Ctx, path: PathQuery) -> ContentOu
     "/content",
     name="user.files.save",
     summary="Save a text file from the editor (raw UTF-8 body; atomic; keeps the mode)",
-    responses={**error_responses(401, 403, 404, 422, 503), **TOO_LARGE},
+    responses={**error_responses(401, 403, 404, 409, 422, 503), **TOO_LARGE},
 )
 async def save_file(
     request: Request, principal: HostingAccount, ctx: Ctx, path: PathQuery
