@@ -6,6 +6,7 @@ virtualenv so nothing is installed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
+
+
+def as_typed_in_a_shell() -> dict[str, str]:
+    """The environment without an outer make's (under `make test` a nested make would
+    print "make[1]: Entering directory" and inherit its flags)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
 
 
 @pytest.mark.skipif(shutil.which("make") is None or shutil.which("git") is None, reason="make/git")
@@ -36,6 +43,7 @@ def test_make_demo_on_a_busy_port_creates_nothing(tmp_path: Path) -> None:
             text=True,
             timeout=120,
             check=False,
+            env=as_typed_in_a_shell(),
         )
     assert proc.returncode != 0
     lines = proc.stderr.splitlines()
