@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     violations = run(workdir, options, out=sys.stdout)
     if args.keep or violations:
-        sys.stdout.write(f"root kept in {workdir}\n")
+        sys.stderr.write(f"soak: root kept in {workdir}\n")  # stdout ends with the summary
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0 if violations == 0 else 1

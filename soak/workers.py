@@ -120,6 +120,20 @@ class Tokens:
                 (access, refresh)
             )
 
+    def hold(self, account: Account) -> list[tuple[str, str]]:
+        """The tokens of an account whose delete got no answer: neither live nor dead
+        until the account is read back (`judge`); the delete may never have run."""
+        with self.lock:
+            return self.issued.pop((account.name, account.incarnation), [])
+
+    def judge(self, account: Account, pairs: list[tuple[str, str]], gone: bool) -> None:
+        with self.lock:
+            if gone:
+                self.dead += [(account.name, "deleted (unanswered)", a, r) for a, r in pairs]
+            else:
+                key = (account.name, account.incarnation)
+                self.issued.setdefault(key, []).extend(pairs)
+
     def kill(self, account: Account, why: str) -> list[tuple[str, str]]:
         with self.lock:
             pairs = self.issued.pop((account.name, account.incarnation), [])
@@ -168,6 +182,8 @@ class ApiWorker:
         for account in self.accounts:
             ledger.accounts[account.name] = account
         self.sessions: dict[str, tuple[str, str]] = {}  # name -> (access, refresh)
+        # name -> (uid, tokens) of an account whose delete got no answer (Tokens.hold)
+        self.held: dict[str, tuple[int | None, list[tuple[str, str]]]] = {}
         self.etags: dict[str, list[str]] = {}  # name -> ETags seen, oldest first
         self.counter = 0
         self.skip_databases = False
@@ -254,7 +270,8 @@ class ApiWorker:
             "user.delete", "DELETE", f"/api/admin/users/{a.name}", target=a.name
         )
         if self.unanswered(a, response, "exists"):
-            self.tokens.kill(a, "deleted (unanswered)")
+            uid, pairs = self.held.get(a.name, (a.uid, []))
+            self.held[a.name] = (uid, pairs + self.tokens.hold(a))
             return
         assert response is not None
         if response.status_code == 204:
@@ -602,6 +619,9 @@ class ApiWorker:
         a.adopt(docs)
         if docs is not None and a.uid is not None:
             self.ledger.saw_uid(a, a.uid)
+        held = self.held.pop(a.name, None)
+        if held is not None:  # the unanswered delete ran only if the account is gone or new
+            self.tokens.judge(a, held[1], gone=docs is None or a.uid != held[0])
         if "password" in a.unsure:
             self.adopt_password(a)
         if a.files_unsure and a.exists:
