@@ -811,6 +811,8 @@ def op_unzip(home: Home, args: dict[str, Any]) -> dict[str, Any]:
             try:
                 with zipfile.ZipFile(raw) as zf:
                     top = _extract(home, zf, stage)
+            # zipfile's NotImplementedError is an entry whose compression method it does not
+            # support (e.g. deflate64): refused like any archive it cannot read.
             except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
                 raise Refused("invalid", f"not a usable zip archive: {exc}", "path") from None
             for name in top:

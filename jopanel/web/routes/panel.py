@@ -15,6 +15,7 @@ from ...auth.sessions import Principal
 from ...errors import JoPanelError, Throttled
 from ...hostinfo import server_address
 from ..context import web_context
+from ..forms import change_or_refuse
 from ..render import note_refusal, page, redirect
 from ..session import AccountUser, Csrf, clear_session_cookie
 
@@ -56,15 +57,10 @@ def _change(
     done: str,
     form: dict[str, str] | None = None,
 ) -> Response:
-    request.state.audit_target = principal.username
-    try:
-        web_context(request).accounts.account_op(principal, op, payload)
-    except JoPanelError as exc:
-        if exc.http_status >= 500:
-            raise
-        note_refusal(request, exc)
-        return panel_page(request, principal, errors={field: exc.message}, form=form)
-    return redirect(f"/panel?done={done}")
+    return change_or_refuse(
+        request, principal, op, payload, then=f"/panel?done={done}",
+        refused=lambda exc: panel_page(request, principal, errors={field: exc.message}, form=form),
+    )  # fmt: skip
 
 
 @router.post("/domains", dependencies=[Csrf])

@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from ...auth.sessions import Principal
 from ...cronspec import MAX_COMMAND_CHARS, SHORTCUTS
-from ...errors import JoPanelError
 from ..context import web_context
-from ..render import note_refusal, page, redirect
+from ..forms import change_or_refuse
+from ..render import page
 from ..session import AccountUser, Csrf
 
 router = APIRouter(prefix="/panel/cron", include_in_schema=False)
@@ -56,15 +56,10 @@ def _change(
     done: str,
     form: dict[str, str] | None = None,
 ) -> Response:
-    request.state.audit_target = principal.username
-    try:
-        web_context(request).accounts.account_op(principal, op, payload)
-    except JoPanelError as exc:
-        if exc.http_status >= 500:
-            raise
-        note_refusal(request, exc)
-        return cron_page(request, principal, errors={field: exc.message}, form=form)
-    return redirect(f"/panel/cron?done={done}")
+    return change_or_refuse(
+        request, principal, op, payload, then=f"/panel/cron?done={done}",
+        refused=lambda exc: cron_page(request, principal, errors={field: exc.message}, form=form),
+    )  # fmt: skip
 
 
 @router.post("", dependencies=[Csrf])

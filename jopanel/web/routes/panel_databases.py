@@ -10,9 +10,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ...auth.sessions import Principal
-from ...errors import JoPanelError
 from ..context import web_context
-from ..render import note_refusal, page, redirect
+from ..forms import change_or_refuse
+from ..render import note_refusal, page
 from ..session import AccountUser, Csrf
 
 router = APIRouter(prefix="/panel/databases", include_in_schema=False)
@@ -52,15 +52,16 @@ def _change(
     done: str,
     form: dict[str, str] | None = None,
 ) -> Response:
-    request.state.audit_target = principal.username
-    try:
-        web_context(request).accounts.account_op(principal, op, payload)
-    except JoPanelError as exc:
-        if exc.http_status >= 500:
-            raise
-        note_refusal(request, exc)
-        return databases_page(request, principal, errors={field: exc.message}, form=form)
-    return redirect(f"/panel/databases?done={done}")
+    return change_or_refuse(
+        request,
+        principal,
+        op,
+        payload,
+        then=f"/panel/databases?done={done}",
+        refused=lambda exc: databases_page(
+            request, principal, errors={field: exc.message}, form=form
+        ),
+    )
 
 
 @router.post("", dependencies=[Csrf])

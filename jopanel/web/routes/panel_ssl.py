@@ -11,10 +11,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ...auth.sessions import Principal
-from ...errors import JoPanelError
 from ...system.certcheck import MAX_PEM_BYTES
 from ..context import web_context
-from ..render import note_refusal, page, redirect
+from ..forms import change_or_refuse
+from ..render import page
 from ..session import AccountUser, Csrf
 
 router = APIRouter(prefix="/panel/ssl", include_in_schema=False)
@@ -40,15 +40,15 @@ def ssl_home(request: Request, principal: AccountUser, done: str = "") -> HTMLRe
 def _change(
     request: Request, principal: Principal, op: str, payload: dict[str, Any], done: str
 ) -> Response:
-    request.state.audit_target = principal.username
-    try:
-        web_context(request).accounts.account_op(principal, op, payload)
-    except JoPanelError as exc:
-        if exc.http_status >= 500:
-            raise
-        note_refusal(request, exc)
-        return ssl_page(request, principal, errors={str(payload["domain"]): exc.message})
-    return redirect(f"/panel/ssl?done={done}")
+    site = str(payload["domain"])
+    return change_or_refuse(
+        request,
+        principal,
+        op,
+        payload,
+        then=f"/panel/ssl?done={done}",
+        refused=lambda exc: ssl_page(request, principal, errors={site: exc.message}),
+    )
 
 
 @router.post("/issue", dependencies=[Csrf])
