@@ -119,3 +119,33 @@ def serving(app: FastAPI) -> Iterator[str]:
 def make_app(settings: Settings, **kwargs: Any) -> FastAPI:
     kwargs.setdefault("throttle", LoginThrottle(per_account=5, per_ip=1000))
     return create_app(settings, **kwargs)
+
+
+@contextmanager
+def admin_and_accounts(
+    root: Path, password: str, names: tuple[str, ...] = ("anna", "bert")
+) -> Iterator[Api]:
+    """A fresh root served for real (agent over its socket, API on loopback) with the
+    staff login `admin` and hosting accounts `names`, each logged in, all with `password`."""
+    from jopanel.settings import load_settings  # noqa: PLC0415
+    from jopanel.system.sandbox import init_root  # noqa: PLC0415
+
+    init_root(load_settings(root))
+    settings = load_settings(root)
+    with running_agent(root, settings):
+        app = make_app(settings)
+        with serving(app) as url:
+            server = Api(url=url, app=app, settings=settings)
+            app.state.ctx.staff.create("admin", password, "admin")
+            server.tokens["admin"] = server.login("admin", password)
+            for name in names:
+                body = {
+                    "username": name,
+                    "password": password,
+                    "contact_email": f"{name}@example.com",
+                    "primary_domain": f"{name}.example.com",
+                }
+                created = server.request("POST", "/api/admin/users", json=body, as_="admin")
+                assert created.status_code == 201, created.text
+                server.tokens[name] = server.login(name, password)
+            yield server

@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from jopanel.settings import load_settings
-from jopanel.system.sandbox import init_root
-from tests.api.harness import Api, make_app, running_agent, serving
+from tests.api.harness import Api, admin_and_accounts
 
 PASSWORD = "correct horse battery"
 
@@ -20,25 +18,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     root = tmp_path_factory.mktemp("cron-api") / "root"
-    init_root(load_settings(root))
-    settings = load_settings(root)
-    with running_agent(root, settings):
-        app = make_app(settings)
-        with serving(app) as url:
-            server = Api(url=url, app=app, settings=settings)
-            app.state.ctx.staff.create("admin", PASSWORD, "admin")
-            server.tokens["admin"] = server.login("admin", PASSWORD)
-            for name in ("anna", "bert"):
-                body = {
-                    "username": name,
-                    "password": PASSWORD,
-                    "contact_email": f"{name}@example.com",
-                    "primary_domain": f"{name}.example.com",
-                }
-                created = server.request("POST", "/api/admin/users", json=body, as_="admin")
-                assert created.status_code == 201, created.text
-                server.tokens[name] = server.login(name, PASSWORD)
-            yield server
+    with admin_and_accounts(root, PASSWORD) as server:
+        yield server
 
 
 def spool(api: Api) -> Path:

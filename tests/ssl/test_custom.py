@@ -17,10 +17,7 @@ import pytest
 import trustme
 
 from jopanel.errors import ValidationFailed
-from jopanel.settings import load_settings
-from jopanel.system.sandbox import init_root
-from tests.api.harness import Api, make_app, running_agent
-from tests.api.harness import serving as api_serving
+from tests.api.harness import Api, admin_and_accounts
 from tests.conftest import cli
 from tests.hosting.test_e2e import wait_for
 from tests.ssl.pebble import free_port
@@ -173,25 +170,8 @@ def stat_mode(path: Path) -> int:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     root = tmp_path_factory.mktemp("ssl-api") / "root"
-    init_root(load_settings(root))
-    settings = load_settings(root)
-    with running_agent(root, settings):
-        app = make_app(settings)
-        with api_serving(app) as url:
-            server = Api(url=url, app=app, settings=settings)
-            app.state.ctx.staff.create("admin", PASSWORD, "admin")
-            server.tokens["admin"] = server.login("admin", PASSWORD)
-            for name in ("anna", "bert"):
-                body = {
-                    "username": name,
-                    "password": PASSWORD,
-                    "contact_email": f"{name}@example.com",
-                    "primary_domain": f"{name}.example.com",
-                }
-                created = server.request("POST", "/api/admin/users", json=body, as_="admin")
-                assert created.status_code == 201, created.text
-                server.tokens[name] = server.login(name, PASSWORD)
-            yield server
+    with admin_and_accounts(root, PASSWORD) as server:
+        yield server
 
 
 def test_api_user_and_admin_routes(api: Api, ca: trustme.CA) -> None:
