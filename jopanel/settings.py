@@ -1,4 +1,5 @@
-"""Settings and every system path, all derived from one root directory (SPEC §2).
+"""Settings and every system path, all derived from one root directory,
+so a test or the demo can run the whole panel inside a sandbox directory.
 
 Values come from, highest first: keyword arguments, `JOPANEL_*` environment variables,
 `ROOT/etc/jopanel/jopanel.toml`, the defaults below.

@@ -48,7 +48,8 @@ def _fail(field: str, reason: str, value: object) -> ValidationFailed:
 
 
 def username(value: str, field: str = "username") -> str:
-    """A hosting account name (SPEC §3). Look-alikes are folded with NFKC first."""
+    """A hosting account name (`^[a-z][a-z0-9]{2,15}$`, fits every Unix
+    tool's name limit). Look-alikes are folded with NFKC first."""
     if not isinstance(value, str) or not value:
         raise _fail(field, "is required", value)
     folded = unicodedata.normalize("NFKC", value).casefold()

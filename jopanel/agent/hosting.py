@@ -72,7 +72,8 @@ class RebuildReport:
 
 
 def docroots(config: UserConfig) -> list[str]:
-    """Document roots relative to the home, primary first (SPEC §2)."""
+    """Document roots relative to the home, primary first: public_html, then
+    domains/<d>/public_html, then domains/<parent>/subdomains/<sub>."""
     d = config.domains
     return [
         "public_html",

@@ -53,7 +53,8 @@ and a hosting account only itself (under `/api/user`). Errors are `{"detail", "c
 
 
 def install_docs(app: FastAPI) -> None:
-    """Swagger UI at /api/docs from the swagger-ui-bundle-v2 package (SPEC §6b: no CDN)."""
+    """Swagger UI at /api/docs from the swagger-ui-bundle-v2 package (no CDN: hosting servers
+    are often offline or firewalled)."""
     import swagger_ui_bundle
 
     app.mount(

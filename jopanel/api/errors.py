@@ -1,4 +1,5 @@
-"""API-only errors and the handlers that turn every error into `{"detail": ...}` (SPEC §6).
+"""API-only errors and the handlers that turn every error into `{"detail": ...}` (one shape for
+every client).
 
 JoPanelError (jopanel.errors)        -> exc.http_status, {"detail", "code", "field"}
 ├── NotAuthenticated                 401 + WWW-Authenticate: Bearer

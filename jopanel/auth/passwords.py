@@ -4,7 +4,8 @@
     verify_login_password(plain, stored)  -> (ok, needs_rehash)
 
 V1 stored bcrypt (`$2a$`/`$2b$`/`$2y$`); those verify here and report `needs_rehash`
-so the caller stores an argon2id hash at the next successful login (SPEC §7).
+so the caller stores an argon2id hash at the next successful login, so migrated
+accounts move to argon2id without a password reset.
 """
 
 from __future__ import annotations

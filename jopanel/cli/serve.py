@@ -69,7 +69,8 @@ def _uvicorn(app: Any, listen: str, *, structured: bool = False) -> None:
 
 
 def drop_privileges(settings: Settings) -> None:
-    """Started as root on a production root: continue as the service user (SPEC §1)."""
+    """Started as root on a production root: continue as the service user (the API never
+    needs root: it reaches the system only through the agent)."""
     if os.geteuid() != 0 or settings.is_sandbox:
         return
     try:

@@ -21,7 +21,7 @@ def init(ctx: typer.Context) -> None:
     """Prepare the system root (a sandbox when it has no etc/passwd); idempotent."""
     state: CliState = ctx.obj
     done = init_root(state.settings)
-    from ..db.session import init_db  # the panel database schema (SPEC §2); idempotent
+    from ..db.session import init_db  # the panel database schema; idempotent
 
     init_db(state.settings).dispose()
     emit(

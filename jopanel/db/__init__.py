@@ -1,1 +1,2 @@
-"""The panel's SQL database: logins, the account index, the audit log (SPEC §7)."""
+"""The panel's SQL database: logins, the account index, the audit log; never the truth
+about an account."""

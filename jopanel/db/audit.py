@@ -1,4 +1,4 @@
-"""The audit log: one row per login and per mutating request (SPEC §6, §7), and the
+"""The audit log: one row per login and per mutating request, and the
 agent's journal of changes from every path, indexed (`sync_journal`).
 
 The journal (ROOT/var/log/jopanel/audit.jsonl) is the record that survives dropping

@@ -1,4 +1,4 @@
-"""The account index: a cache of account fields for list and search (SPEC §7).
+"""The account index: a cache of account fields for list and search.
 
 Never the truth: `reindex` rebuilds it from what the agent reads on disk, and nothing
 reads it for one account's details. Permissions live in the query (STYLE.md §7):

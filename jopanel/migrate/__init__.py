@@ -1,4 +1,4 @@
-"""V1 -> V2 migration (`jopanel migrate-v1`, SPEC §8).
+"""V1 -> V2 migration (`jopanel migrate-v1`).
 
 introspect      connect to the V1 MariaDB database, detect its shape, read its rows
 backup          dump it with mariadb-dump and prove the dump restores

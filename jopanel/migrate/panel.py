@@ -136,7 +136,8 @@ class PanelDB:
         return "created", ""
 
     def index(self, summary: AccountSummary) -> None:
-        """Put the account in the list/search index (SPEC §7: every change reaches it),
+        """Put the account in the list/search index (every change reaches it,
+        whichever path made it),
         from the summary the op that wrote it answered (OpResult.account)."""
         if self.dry_run or self.sessions is None:
             return

@@ -1,4 +1,5 @@
-"""pydantic models of everything JoPanel keeps on disk (SPEC §3)."""
+"""pydantic models of everything JoPanel keeps on disk (the account's six
+files and the packages)."""
 
 from .account import ALLOWED_SHELLS, LIMIT_FIELDS, NOLOGIN_SHELL, Account, Limits, Package
 from .bundle import FILE_NAMES, KINDS, REVISION_KINDS, UserConfig, compute_revision

@@ -1,4 +1,5 @@
-"""The six files of one account as one value, and the revision formula of SPEC §3."""
+"""The six files of one account as one value, and the revision formula anyone
+can recompute to check a directory is one consistent revision."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ MODELS: dict[str, type[BaseModel]] = {
 
 
 def compute_revision(documents: dict[str, Any]) -> str:
-    """`sha256:` + hex over the five parsed documents, exactly as SPEC §3 states it."""
+    """`sha256:` + hex over the five parsed documents, canonical JSON (sorted keys, no spaces), so
+    the hash can be checked by any tool without JoPanel."""
     payload = {kind: documents[kind] for kind in REVISION_KINDS}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

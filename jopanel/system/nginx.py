@@ -1,6 +1,6 @@
 """nginx: one generated file per account holding a server block per site.
 
-Files (SPEC §2, all under ROOT): `etc/nginx/sites-available/jopanel-<user>.conf`, enabled
+Files (Debian's layout, all under ROOT): `etc/nginx/sites-available/jopanel-<user>.conf`, enabled
 by a symlink in `sites-enabled/`; http-level settings in `etc/nginx/conf.d/jopanel-http.conf`
 and the FastCGI parameters in `etc/nginx/snippets/jopanel-fastcgi.conf`; per-domain logs
 in `var/log/nginx/domains/`. In a sandbox root JoPanel also writes the main
@@ -49,7 +49,7 @@ class Site:
 
 def sites_of(settings: Settings, config: UserConfig) -> list[Site]:
     """Primary (with its www name and aliases), addon domains (with their www names),
-    subdomains: SPEC §2 document roots."""
+    subdomains, each with its own document root."""
     home = settings.home_of(config.username)
     domains = config.domains
     www = domains.www_of

@@ -1,6 +1,6 @@
 """PHP-FPM: one pool per account and PHP version, running as the account.
 
-Files (SPEC §2, under ROOT): `etc/php/<version>/fpm/pool.d/jopanel-<user>.conf`; sockets in
+Files (Debian's layout, under ROOT): `etc/php/<version>/fpm/pool.d/jopanel-<user>.conf`; sockets in
 `run/php/jopanel-<user>.sock`, owned by the web server user, mode 0660, so nginx can
 connect and no account can. In a sandbox root the main `php-fpm.conf` is generated too
 (pid and log under ROOT, a tiny idle pool so the master survives every account being

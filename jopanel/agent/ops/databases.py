@@ -1,4 +1,4 @@
-"""MariaDB databases and DB users of an account (SPEC §6): list, create, delete, extra
+"""MariaDB databases and DB users of an account: list, create, delete, extra
 users, grants, password reset.
 
 Every change edits the `databases` section of services.json through `change_account`

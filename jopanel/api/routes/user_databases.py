@@ -1,4 +1,4 @@
-"""`/api/user/databases`: the logged-in account's MariaDB databases and DB users (SPEC §6).
+"""`/api/user/databases`: the logged-in account's MariaDB databases and DB users.
 
 The username comes from the token; the agent validates again, enforces max_databases /
 max_db_users under the account's lock and reaches MariaDB itself (this process never
