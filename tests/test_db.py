@@ -216,9 +216,13 @@ class NoAccounts:
     def identity(self, username: str) -> Identity | None:
         return None
 
+    def password_stamp(self, username: str) -> str | None:
+        return None
+
 
 def test_auth_sessions_on_every_backend(sessions: sessionmaker[Session]) -> None:
-    service = AuthService(TokenSigner(b"k" * 48), LoginThrottle(), NoAccounts(), failure_floor=0)
+    throttle = LoginThrottle(sessions=sessions)
+    service = AuthService(TokenSigner(b"k" * 48), throttle, NoAccounts(), failure_floor=0)
     with session_scope(sessions) as db:
         db.add(
             PanelUser(
@@ -276,29 +280,59 @@ def test_make_engine_adds_utf8mb4_for_mariadb() -> None:
         assert db.scalar(select(1)) == 1
 
 
-def test_throttle_counts_each_attempt_before_its_check() -> None:
-    now = [0.0]
-    throttle = LoginThrottle(per_account=3, per_ip=100, window_seconds=60, clock=lambda: now[0])
+def test_throttle_counts_each_attempt_before_its_check(sessions: sessionmaker[Session]) -> None:
+    now = [1_000_000.0]
+    throttle = LoginThrottle(
+        per_account=3, per_ip=100, window_seconds=60, clock=lambda: now[0], sessions=sessions
+    )
     for _ in range(3):
         throttle.attempt("joko", "10.0.0.1")  # three in flight, none answered yet
-    with pytest.raises(Throttled):
+    now[0] += 10
+    with pytest.raises(Throttled) as refused:
         throttle.attempt("joko", "10.0.0.2")
+    assert refused.value.retry_after == 50  # the first of the three leaves the window then
     throttle.success("joko", "10.0.0.1")
     throttle.attempt("joko", "10.0.0.1")
-    now[0] = 61.0
+    now[0] += 61
     for _ in range(3):
         throttle.attempt("anna", "10.0.0.1")
 
 
-def test_throttle_keeps_recent_counters_when_it_must_forget() -> None:
-    now = [0.0]
-    throttle = LoginThrottle(per_account=2, per_ip=10**6, window_seconds=60, clock=lambda: now[0])
-    throttle.MAX_KEYS = 10
-    throttle.attempt("victim", "10.0.0.1")
-    throttle.attempt("victim", "10.0.0.1")
-    now[0] = 30.0
-    for i in range(20):  # a spray of names past the bound
+def test_throttle_counts_per_address_and_a_success_takes_one_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    now = [1_000_000.0]
+    throttle = LoginThrottle(
+        per_account=100, per_ip=2, window_seconds=60, clock=lambda: now[0], sessions=sessions
+    )
+    throttle.attempt("anna", "10.0.0.1")
+    throttle.attempt("bert", "10.0.0.1")
+    with pytest.raises(Throttled):
+        throttle.attempt("carl", "10.0.0.1")
+    throttle.attempt("carl", "10.0.0.2")  # another address has its own budget
+    throttle.success("bert", "10.0.0.1")
+    throttle.attempt("dora", "10.0.0.1")
+    with pytest.raises(Throttled):
+        throttle.attempt("emil", "10.0.0.1")
+
+
+def test_throttle_sweeps_expired_attempts_and_keeps_recent_ones(
+    sessions: sessionmaker[Session],
+) -> None:
+    from jopanel.db.models import LoginAttempt
+
+    now = [1_000_000.0]
+    throttle = LoginThrottle(
+        per_account=2, per_ip=10**6, window_seconds=60, clock=lambda: now[0], sessions=sessions
+    )
+    throttle.SWEEP_EVERY = 10
+    for i in range(8):  # a spray of names, long gone by the sweep
         throttle.attempt(f"spray{i}", "10.0.0.9")
-    now[0] = 31.0
+    now[0] += 100
+    throttle.attempt("victim", "10.0.0.1")
+    throttle.attempt("victim", "10.0.0.1")  # the tenth attempt sweeps
+    with session_scope(sessions) as db:
+        left = sorted(db.scalars(select(LoginAttempt.key)).all())
+    assert left == ["ip:10.0.0.1", "ip:10.0.0.1", "user:victim", "user:victim"]
     with pytest.raises(Throttled):
         throttle.attempt("victim", "10.0.0.1")

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..agent.client import Agent
 from ..agent.registry import OpResult
 from ..auth.sessions import STAFF_ROLES, AccountCheck, Identity, Principal, revoke_sessions
+from ..auth.stamps import PasswordStamps
 from ..db.audit import sync_journal
 from ..db.index import (
     SOURCE_KEY,
@@ -115,6 +116,7 @@ class AccountService:
         self.sessions = sessions
         self.freshness = IndexFreshness(settings)
         self._reindex_lock = threading.Lock()
+        self.stamps = PasswordStamps(settings.path("etc/shadow"), self._fetch_stamp)
 
     def run(self, op: str, payload: dict[str, Any], actor: str) -> Any:
         return self.agent.execute(op, payload, actor=actor).data
@@ -162,9 +164,17 @@ class AccountService:
             return AccountCheck(ok=False)
         if result.changed:  # last_login_ip written: keep the index in step, no full rebuild
             self.after_change(before, upsert=data["summary"])
-        return AccountCheck(
-            ok=True, identity=Identity(data["uid"], data["created_at"], data["status"])
-        )
+        identity = Identity(data["uid"], data["created_at"], data["status"])
+        return AccountCheck(ok=True, identity=identity, password_stamp=data["password_stamp"])
+
+    def password_stamp(self, username: str) -> str | None:
+        """The stamp of the account's shadow hash now (sessions are bound to it)."""
+        return self.stamps.get(username)
+
+    def _fetch_stamp(self, username: str) -> str | None:
+        result = self.agent.execute("password_stamp", {"username": username}, actor=username)
+        stamp: str | None = result.data["stamp"]
+        return stamp
 
     def identity(self, username: str) -> Identity | None:
         """The account's identity: from the index when it is in step with the disk, else
@@ -179,12 +189,12 @@ class AccountService:
                 log.warning("agent unreachable: session checked against the index")
             else:
                 summary = AccountSummary.of_view({"account": account, "revision": ""})
-                return Identity(summary.uid, summary.created_at, summary.status)
+                return Identity(summary.uid, summary.created_at, summary.status, summary.owner)
         with session_scope(self.sessions) as db:
             row = db.get(AccountIndex, username)
             if row is None:
                 return None
-            return Identity(row.uid, row.created_at, row.status)
+            return Identity(row.uid, row.created_at, row.status, row.owner)
 
     # --- index -----------------------------------------------------------------------
     def reindex(self, actor: str) -> int:
@@ -352,11 +362,16 @@ class AccountService:
                 )
             if patch.get("force"):
                 raise Forbidden("only an admin can force limits below usage", field="force")
+        old_owner = None
         if "owner" in account_patch:
-            self.visible(principal, username)
+            old_owner = self.visible(principal, username)["account"].get("owner")
             account_patch["owner"] = self._check_owner(principal, account_patch["owner"])
         payload = {"username": username, "expected_revision": expected, **patch}
         view: dict[str, Any] = self.change(principal, "update_user_config", payload).data
+        if old_owner and old_owner != view["account"].get("owner"):
+            # The old owner may no longer see the account: its login-as sessions on it end.
+            with session_scope(self.sessions) as db:
+                revoke_sessions(db, username, opened_by=old_owner)
         return view
 
     def guard_staff_account(self, principal: Principal, username: str, what: str) -> None:

@@ -93,7 +93,7 @@ def create_app(
     accounts = AccountService(settings, agent, sessions)
     auth_service = AuthService(
         TokenSigner(load_secret(settings.secret_key_path), access_ttl),
-        throttle or LoginThrottle(),
+        (throttle or LoginThrottle()).use(sessions),  # counted in the DB every worker shares
         accounts,
         failure_floor=failure_floor,
     )

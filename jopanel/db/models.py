@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -21,6 +21,9 @@ class Base(DeclarativeBase):
 # Login names compare byte for byte: MariaDB's default collation would match 'RESA ' and
 # 'résa' to 'resa' (names are canonicalised before lookup as well).
 LoginName = String(64).with_variant(mysql.VARCHAR(64, collation="utf8mb4_bin"), "mysql", "mariadb")
+ThrottleKey = String(80).with_variant(
+    mysql.VARCHAR(80, collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 
 class PanelUser(Base):
@@ -113,6 +116,9 @@ class AuthSession(Base):
     account_created: Mapped[str | None] = mapped_column(String(40))
     # Set when an admin or reseller logged in as this account (login-as).
     impersonator: Mapped[str | None] = mapped_column(String(64))
+    # A keyed digest of the account's shadow hash the session was opened on (the agent's
+    # `password_stamp`): once the hash changes, by whatever path, the session has ended.
+    password_stamp: Mapped[str | None] = mapped_column(String(32))
     ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, nullable=False
@@ -132,6 +138,22 @@ class RefreshToken(Base):
     session_id: Mapped[str] = mapped_column(String(43), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAttempt(Base):
+    """One login attempt not (yet) proved right, under its account key (`user:NAME`) and
+    its address key (`ip:ADDR`): the throttle every API worker shares."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_key_at", "key", "at_ms"),
+        Index("ix_login_attempts_at", "at_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(ThrottleKey, nullable=False)
+    # Wall-clock milliseconds: every worker, on any host, counts on the same clock.
+    at_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class IndexState(Base):

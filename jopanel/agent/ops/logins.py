@@ -5,20 +5,39 @@ the unprivileged API asks the agent. The check costs one crypt(3) whether or not
 account exists; V1's bcrypt hashes verify as they are (libxcrypt) and a successful login
 rehashes to the system default (yescrypt). A suspended account's hash is locked (`!`):
 the answer then says `suspended` once the password is right, and nothing is rehashed.
+
+`password_stamp`: a short keyed digest of the account's shadow hash. A panel session is
+opened on the stamp of the hash its password was checked against and ends once the
+stamp differs, so a new password from any path (the panel, `passwd` over SSH, an admin's
+`chpasswd`) ends the sessions opened before it. The digest is keyed with the panel's
+secret and cut short: it tells whether the hash changed and nothing about the hash.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from functools import lru_cache
 
 from pydantic import Field, SecretStr
 
+from ...auth.sessions.tokens import load_secret
 from ...schemas.summary import AccountSummary, identity_stamp
+from ...settings import Settings
 from ...system.crypt import YESCRYPT, hash_system_password, verify_system_password
 from ..context import Call
 from ..registry import OpResult, Payload, op
-from .users import Username
+from .users import Username, UserRef
+
+STAMP_CHARS = 32
+
+
+def password_stamp_of(settings: Settings, shadow_hash: str) -> str:
+    """The stamp of one shadow hash (locked or not: a lock is a change too)."""
+    key = load_secret(settings.secret_key_path)
+    message = b"jopanel password stamp\0" + shadow_hash.encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:STAMP_CHARS]
 
 
 class VerifyPassword(Payload):
@@ -52,6 +71,13 @@ def verify_password(call: Call, p: VerifyPassword) -> OpResult:
         return OpResult(changed=False, data={"ok": False})
     changed = False
     with ctx.store.lock(name):
+        # set_password holds this lock: re-read, so the stamp names the hash now stored,
+        # and a hash set since the check above must match the password as well.
+        current = ctx.accounts.shadow_hash(name) or ""
+        if current != stored:
+            if not verify_system_password(secret, current.lstrip("!")):
+                return OpResult(changed=False, data={"ok": False})
+            stored = current
         config = ctx.store.read(name)
         account = config.account
         if stored.startswith("!") and account.status == "active":
@@ -64,7 +90,9 @@ def verify_password(call: Call, p: VerifyPassword) -> OpResult:
                 not stored.startswith(YESCRYPT.decode())
                 and ctx.accounts.shadow_hash(name) == stored
             ):
-                ctx.accounts.set_hash(name, hash_system_password(secret))
+                rehashed = hash_system_password(secret)
+                ctx.accounts.set_hash(name, rehashed)
+                stored = rehashed
                 changed = True
             ip = _ip(p.ip)
             if ip is not None and str(account.last_login_ip or "") != str(ip):
@@ -81,5 +109,14 @@ def verify_password(call: Call, p: VerifyPassword) -> OpResult:
             "created_at": identity_stamp(config.account),
             "status": config.account.status,
             "summary": AccountSummary.of(config.account, config.revision).row(),
+            "password_stamp": password_stamp_of(ctx.settings, stored),
         },
     )
+
+
+@op("password_stamp", UserRef, reads_only=True)
+def password_stamp(call: Call, p: UserRef) -> OpResult:
+    """The stamp of the account's shadow hash now (None: no shadow entry)."""
+    stored = call.ctx.accounts.shadow_hash(p.username)
+    stamp = password_stamp_of(call.ctx.settings, stored) if stored is not None else None
+    return OpResult(changed=False, data={"stamp": stamp})
