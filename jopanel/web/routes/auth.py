@@ -50,7 +50,17 @@ def login(
     try:
         with session_scope(ctx.sessions) as db:
             pair = ctx.auth.login(db, username, password, ip)
-    except (NotAuthenticated, Forbidden, Throttled) as exc:
+    except Throttled as exc:
+        # The API's answer (429 + Retry-After); the page counts the wait down and keeps
+        # its button off until then, so the browser does not post into the throttle.
+        note_refusal(request, exc)
+        response = page(
+            request, "login.html", status_code=429, username=username,
+            error=exc.message, retry_after=exc.retry_after,
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except (NotAuthenticated, Forbidden) as exc:
         # The form again, with the reason next to it (a page, not an API error status).
         note_refusal(request, exc)
         return page(request, "login.html", username=username, error=exc.message)
