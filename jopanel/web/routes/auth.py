@@ -54,12 +54,12 @@ def login(
         # The API's answer (429 + Retry-After); the page counts the wait down and keeps
         # its button off until then, so the browser does not post into the throttle.
         note_refusal(request, exc)
-        response = page(
+        refused = page(
             request, "login.html", status_code=429, username=username,
             error=exc.message, retry_after=exc.retry_after,
         )  # fmt: skip
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     except (NotAuthenticated, Forbidden) as exc:
         # The form again, with the reason next to it (a page, not an API error status).
         note_refusal(request, exc)
