@@ -174,3 +174,33 @@ def test_a_login_as_whose_reseller_lost_the_account_behind_the_panel_ends(world:
         agent.close()
     assert refresh(world, pair["refresh_token"]) == 401
     assert me(world, pair["access_token"]) == 401
+
+
+def forget_stamp(api: Api, access_token: str) -> None:
+    """What a session opened before sessions carried password stamps looks like."""
+    import jwt
+
+    from jopanel.db.models import AuthSession
+    from jopanel.db.session import session_scope
+
+    sid = jwt.decode(access_token, options={"verify_signature": False})["sid"]
+    with session_scope(api.app.state.ctx.sessions) as db:
+        row = db.get(AuthSession, sid)
+        assert row is not None and row.password_stamp is not None
+        row.password_stamp = None
+
+
+def test_a_session_without_a_stamp_ends_even_when_the_shadow_entry_is_gone(world: Api) -> None:
+    create_account(world, "nostamp")
+    old = login(world, "nostamp", PASSWORD).json()["access_token"]
+    forget_stamp(world, old)
+    assert me(world, old) == 401  # opened before the upgrade: its holder logs in again
+    other = login(world, "nostamp", PASSWORD).json()["access_token"]
+    forget_stamp(world, other)
+    shadow = world.settings.path("etc/shadow")
+    kept = [x for x in shadow.read_text().splitlines() if not x.startswith("nostamp:")]
+    edited = shadow.with_name("shadow.edit")
+    edited.write_text("\n".join(kept) + "\n")
+    edited.chmod(shadow.stat().st_mode & 0o777)
+    edited.replace(shadow)  # a hand edit that drops the entry: no hash is no stamp either
+    assert me(world, other) == 401
