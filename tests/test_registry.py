@@ -47,6 +47,7 @@ EXPECTED_OPS = [
     "package_get",
     "package_list",
     "package_update",
+    "password_stamp",
     "php_set",
     "php_show",
     "php_version_set",
