@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from pydantic import Field, SecretStr
 
-from ...auth.sessions.tokens import load_secret
+from ...errors import JoPanelError
 from ...schemas.summary import AccountSummary, identity_stamp
 from ...settings import Settings
 from ...system.crypt import YESCRYPT, hash_system_password, verify_system_password
@@ -35,7 +35,10 @@ STAMP_CHARS = 32
 
 def password_stamp_of(settings: Settings, shadow_hash: str) -> str:
     """The stamp of one shadow hash (locked or not: a lock is a change too)."""
-    key = load_secret(settings.secret_key_path)
+    try:
+        key = settings.secret_key_path.read_bytes().strip()
+    except OSError as exc:
+        raise JoPanelError(f"cannot read the secret key {settings.secret_key_path}: {exc}") from exc
     message = b"jopanel password stamp\0" + shadow_hash.encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:STAMP_CHARS]
 
