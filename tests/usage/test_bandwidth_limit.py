@@ -40,8 +40,8 @@ class Sites:
         self.reloader: Reloader = Hosting(self.ctx).reloader
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
 
-    def op(self, name: str, **payload: Any) -> Any:
-        return execute(self.ctx, name, payload, actor="test").data
+    def op(self, op_name: str, /, **payload: Any) -> Any:
+        return execute(self.ctx, op_name, payload, actor="test").data
 
     def get(self, host: str, path: str = "/") -> httpx.Response:
         return self.client.get(path, headers={"Host": host, "Connection": "close"})
@@ -180,3 +180,9 @@ def test_the_action_defaults_to_warn_and_old_files_stay_valid(sites: Sites) -> N
     assert Limits.model_validate(data).bandwidth_over_action == "warn"
     with pytest.raises(Exception, match="bandwidth_over_action"):
         sites.op("update_user_config", username="budi", limits={"bandwidth_over_action": "drop"})
+
+
+def test_a_package_change_of_the_action_reaches_its_accounts(sites: Sites) -> None:
+    sites.op("package_update", name="silver", values={"bandwidth_over_action": "block"})
+    assert sites.ctx.store.read("budi").limits.bandwidth_over_action == "block"
+    assert sites.op("package_get", name="silver")["bandwidth_over_action"] == "block"
