@@ -159,6 +159,26 @@ def test_a_range_end_out_of_bounds_is_refused(field: str, value: str, message: s
     assert check_field(spec, f"{spec.low}-{spec.high}") == f"{spec.low}-{spec.high}"
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("minute", "5-5"),  # a range of one value is a range, not a backwards one
+        ("minute", "0-59/59"),
+        ("minute", "*/59"),
+        ("hour", "0,23"),
+        ("day_of_month", "31"),
+        ("month", "JAN"),
+        ("day_of_week", "0-7"),
+        ("day_of_week", "sun"),
+    ],
+)
+def test_every_edge_of_a_valid_field_is_accepted(field: str, value: str) -> None:
+    from jopanel.cronspec import FIELDS, check_field
+
+    spec = next(f for f in FIELDS if f.name == field)
+    assert check_field(spec, value) == value.lower()
+
+
 def test_six_fields_are_refused_in_the_stored_schedule() -> None:
     from pydantic import ValidationError
 
