@@ -375,3 +375,17 @@ def test_a_sibling_accounts_prefix_in_services_json_is_refused(
     assert root_query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
                       (f"{sibling}_blog",)) == []  # fmt: skip
     assert root_query("SELECT User FROM mysql.user WHERE User = %s", (f"{sibling}_blog",)) == []
+
+
+def test_the_agent_checks_ownership_again_for_a_config_built_in_memory() -> None:
+    # A config made by code (not read from the files) goes through check_owned before
+    # anything reaches MariaDB: a foreign DB user alone is refused too.
+    from jopanel.agent.databases import check_owned
+    from jopanel.schemas.databases import Databases
+
+    section = Databases.model_validate(
+        {"users": [{"name": "joko2_blog", "password_hash": "*" + "A" * 40}]}
+    )
+    with pytest.raises(ValidationFailed, match="got 'joko2_blog'"):
+        check_owned("joko", section)
+    check_owned("joko2", section)
