@@ -93,3 +93,29 @@ def month_usage(ctx: AgentContext, config: UserConfig, month: str | None = None)
         "bandwidth_used_mb": round(total / 1048576, 2),
         "bandwidth_by_domain": domains,
     }
+
+
+def counted_bytes(settings: Settings, username: str, month: str | None = None) -> int:
+    """Bytes counted for `month` (default this one) by the last collection; reads only,
+    so rendering a vhost never waits for the logs."""
+    hosts = (_load(state_dir(settings) / f"{username}.json").get("months") or {}).get(
+        month or this_month()
+    )
+    if not isinstance(hosts, dict):
+        return 0
+    return sum(int(sent) for sent in hosts.values() if isinstance(sent, int))
+
+
+def over_quota(config: UserConfig, used_bytes: int) -> bool:
+    """Whether `used_bytes` this month is beyond the account's bandwidth_quota_mb (0 = none)."""
+    quota = config.limits.bandwidth_quota_mb
+    return bool(quota) and used_bytes > quota * 1048576
+
+
+def blocked(settings: Settings, config: UserConfig) -> bool:
+    """Whether the account's sites answer 509: over its quota this month, with a package
+    that says `block`. Raising the quota, switching to `warn` or a new month ends it at the
+    next render of the vhost (any change, reconcile, or the next collection)."""
+    if config.limits.bandwidth_over_action != "block":
+        return False
+    return over_quota(config, counted_bytes(settings, config.username))

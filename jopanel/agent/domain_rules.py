@@ -55,20 +55,35 @@ def held_by_other(ctx: AgentContext, username: str, name: str) -> bool:
         return False
 
 
-def _check_not_under_others(ctx: AgentContext, username: str, fqdn: str) -> None:
+def _check_not_under_others(ctx: AgentContext, username: str, fqdn: str, field: str) -> None:
     """Refuse `shop.example.com` when another account owns `example.com`."""
     labels = fqdn.split(".")
     for start in range(1, len(labels) - 1):
         suffix = ".".join(labels[start:])
         if held_by_other(ctx, username, suffix):
-            raise Conflict(f"{fqdn} is under {suffix}, which belongs to another account")
+            raise Conflict(
+                f"{fqdn} is under {suffix}, which belongs to another account", field=field
+            )
+
+
+def _check_not_above_others(ctx: AgentContext, username: str, fqdn: str, field: str) -> None:
+    """Refuse `example.com` when another account owns `bert.example.com`: holding the
+    parent would block every later name under it and serve it from the wrong account."""
+    for name, _owner in ctx.claims.claimed_below(fqdn):
+        if held_by_other(ctx, username, name):
+            raise Conflict(f"{fqdn} is above {name}, which belongs to another account", field=field)
 
 
 def check_hostname_available(ctx: AgentContext, username: str, fqdn: str, field: str) -> None:
-    """Refuse a public suffix, another account's name, or a name under another's domain."""
+    """Refuse a public suffix, a name the provider reserved (or one below it), another
+    account's name, or a name under or above another account's domain."""
     if is_public_suffix(fqdn):
         # Holding one would also block everyone else's names under it.
         raise ValidationFailed(f"{fqdn} is a public suffix, not a domain", field=field)
+    reserved = ctx.claims.reserved.covering(fqdn)
+    if reserved is not None:
+        raise Conflict(f"{fqdn} is reserved by the hosting provider ({reserved})", field=field)
     if held_by_other(ctx, username, fqdn):
         raise Conflict(f"{fqdn} already belongs to another account", field=field)
-    _check_not_under_others(ctx, username, fqdn)
+    _check_not_under_others(ctx, username, fqdn, field)
+    _check_not_above_others(ctx, username, fqdn, field)

@@ -38,6 +38,7 @@ from ..system.phpfpm import PhpFpm, pool_files
 from ..system.reload import Reloader, reloader_for
 from ..system.sshd import Sshd
 from ..system.staging import FILE_RE, ConfigFamily, file_name, username_of
+from .bandwidth import blocked as bandwidth_blocked
 from .cert_drift import orphan_certs
 from .context import AgentContext
 from .drift import Drift
@@ -130,20 +131,24 @@ class Hosting:
 
     # --- what should be there -------------------------------------------------------------
     def wanted(self, config: UserConfig) -> Wanted:
-        """Every file of the account, rendered once per config content."""
-        key = config.content_revision()
+        """Every file of the account, rendered once per config content (and per state of
+        its bandwidth: over the quota with `block`, the vhost answers 509)."""
+        over = bandwidth_blocked(self.settings, config)
+        key = f"{config.content_revision()}:{over}"
         if key not in self._wanted:
-            self._wanted[key] = self._render(config)
+            self._wanted[key] = self._render(config, over)
         return self._wanted[key]
 
-    def _render(self, config: UserConfig) -> Wanted:
+    def _render(self, config: UserConfig, over_bandwidth: bool) -> Wanted:
         php = config.services.php
         pool_on = php.enabled and config.account.status == "active"
         fpm = self.php(php.version)
         keys = "".join(f"{k}\n" for k in config.ssh.authorized_keys)
         return Wanted(
             name=file_name(config.username),
-            vhost=self.nginx.render_vhost(config, fpm.socket(config.username) if pool_on else None),
+            vhost=self.nginx.render_vhost(
+                config, fpm.socket(config.username) if pool_on else None, over_bandwidth
+            ),
             php_version=php.version,
             pool=fpm.render_pool(config) if pool_on else None,
             sshd=self.sshd.render_match(config),

@@ -9,6 +9,7 @@ from typing import Any
 from ..schemas import LIMIT_FIELDS, UserConfig
 from ..settings import Settings
 from .bandwidth import month_usage, state_dir
+from .bandwidth_limit import enforce, limit_state_path
 from .context import AgentContext
 from .limits_check import usage_counts
 from .usage import disk_usage, drop_cache
@@ -35,10 +36,12 @@ COUNT_KEYS = {
 
 
 def account_stats(
-    ctx: AgentContext, config: UserConfig, *, refresh: bool = False
+    ctx: AgentContext, config: UserConfig, *, refresh: bool = False, actor: str = "agent"
 ) -> dict[str, Any]:
     disk = disk_usage(ctx, config, max_age=0 if refresh else None)
     bandwidth = month_usage(ctx, config)
+    # Each count is also when the quota is applied (a 509 vhost, or a warning).
+    over = enforce(ctx, config, bandwidth["month"], bandwidth["bandwidth_bytes"], actor)
     counts = {COUNT_KEYS[field]: used for field, used in usage_counts(config).items()}
     usage: dict[str, float | int] = {
         "disk_used_mb": disk.used_mb,
@@ -78,6 +81,7 @@ def account_stats(
             "month": bandwidth["month"],
             "bytes": bandwidth["bandwidth_bytes"],
             "by_domain": bandwidth["bandwidth_by_domain"],
+            **over,
         },
     }
 
@@ -85,5 +89,6 @@ def account_stats(
 def forget_account(settings: Settings, username: str) -> None:
     """Delete: a later account of the same name starts from nothing measured."""
     drop_cache(settings, username)
+    limit_state_path(settings, username).unlink(missing_ok=True)
     for name in (f"{username}.json", f".{username}.lock"):
         (state_dir(settings) / name).unlink(missing_ok=True)

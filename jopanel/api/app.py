@@ -29,6 +29,7 @@ from .context import ApiContext
 from .errors import install_handlers
 from .middleware import AuditMiddleware, BodyLimitMiddleware
 from .routes import (
+    admin_domains,
     admin_packages,
     admin_ssh,
     admin_system,
@@ -127,6 +128,7 @@ def create_app(
         admin_users,
         admin_packages,
         admin_system,
+        admin_domains,
         admin_ssh,
         user,
         user_hosting,

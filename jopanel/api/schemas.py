@@ -284,6 +284,12 @@ class BandwidthOut(BaseModel):
     month: str
     bytes: int
     by_domain: dict[str, int]
+    # Over bandwidth_quota_mb this month, and what the package says happens then:
+    # `warn` keeps serving, `block` answers 509 (`blocked` while it does).
+    over: bool = False
+    action: Literal["warn", "block"] = "warn"
+    blocked: bool = False
+    warning: str | None = None
 
 
 class StatsOut(BaseModel):
@@ -353,6 +359,7 @@ class PackageOut(BaseModel):
     cpu_limit_percent: int
     memory_limit_mb: int
     io_limit_mb_s: int
+    bandwidth_over_action: Literal["warn", "block"] = "warn"
     # Answers of an update only: the accounts that got the new limits, and what a forced
     # update set below usage.
     accounts_updated: list[str] = []

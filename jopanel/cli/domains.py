@@ -58,3 +58,41 @@ def www(
     """Turn the www. alias of a primary or addon domain on or off (on by default)."""
     payload = {"username": user, "domain": domain, "www": state == "on"}
     _result(ctx, "domain_www_set", payload, f"www.{domain} {state} for {user}", dry_run)
+
+
+reserved_app = typer.Typer(
+    help="The hosting provider's own domains: no account may claim one or a name below it.",
+    no_args_is_help=True,
+)
+app.add_typer(reserved_app, name="reserved")
+
+
+def _set_reserved(ctx: typer.Context, names: list[str], message: str, dry_run: bool) -> None:
+    state = state_of(ctx)
+    result = state.agent.execute("reserved_domains_set", {"domains": names}, dry_run=dry_run)
+    emit(state, result.model_dump(mode="json"), message=message)
+
+
+@reserved_app.command("list")
+def reserved_list(ctx: typer.Context) -> None:
+    """The reserved domains."""
+    state = state_of(ctx)
+    names = state.agent.execute("reserved_domains_list", {}).data["domains"]
+    emit(state, [{"domain": n} for n in names], columns=["domain"], title="Reserved domains")
+
+
+@reserved_app.command("add")
+def reserved_add(ctx: typer.Context, domains: list[str], dry_run: DryRun = False) -> None:
+    """Reserve names (refused while an account holds one or a name below it)."""
+    current = state_of(ctx).agent.execute("reserved_domains_list", {}).data["domains"]
+    _set_reserved(ctx, [*current, *domains], f"reserved {', '.join(domains)}", dry_run)
+
+
+@reserved_app.command("remove")
+def reserved_remove(ctx: typer.Context, domains: list[str], dry_run: DryRun = False) -> None:
+    """Let accounts claim these names again."""
+    current = state_of(ctx).agent.execute("reserved_domains_list", {}).data["domains"]
+    gone = {d.lower() for d in domains}
+    _set_reserved(
+        ctx, [n for n in current if n not in gone], f"released {', '.join(domains)}", dry_run
+    )

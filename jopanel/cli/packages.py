@@ -20,6 +20,9 @@ def limit_values(pairs: list[str] | None, description: str | None) -> dict[str, 
     values: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
+        if sep and key == "bandwidth_over_action":  # warn or block, checked by the agent
+            values[key] = raw
+            continue
         if not sep or key not in LIMIT_FIELDS:
             raise typer.BadParameter(f"{pair!r}: expected one of {', '.join(LIMIT_FIELDS)}=N")
         try:

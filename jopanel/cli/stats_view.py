@@ -54,6 +54,8 @@ def print_stats(data: dict[str, Any]) -> None:
             "(no filesystem quota here; --refresh measures again)"
         )
     bandwidth = data["bandwidth"]
+    if bandwidth.get("warning"):
+        console.print(f"Warning: {bandwidth['warning']}")
     if bandwidth["by_domain"]:
         per_domain = Table(title=f"Bandwidth {bandwidth['month']}")
         per_domain.add_column("domain")

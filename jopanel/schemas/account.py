@@ -14,6 +14,10 @@ NOLOGIN_SHELL = "/usr/sbin/nologin"
 
 Shell = Literal["/bin/bash", "/bin/sh", "/usr/bin/bash", "/usr/sbin/nologin", "/bin/false"]
 Status = Literal["active", "suspended"]
+# What an account over its monthly bandwidth gets: `warn` keeps serving (the panel shows
+# it), `block` answers 509 Bandwidth Limit Exceeded (cPanel's convention) until the month
+# ends or the quota is raised.
+BandwidthAction = Literal["warn", "block"]
 
 
 class Account(ConfigModel):
@@ -50,9 +54,14 @@ class Limits(ConfigModel):
     cpu_limit_percent: Limit = 100
     memory_limit_mb: Limit = 1024
     io_limit_mb_s: Limit = 0
+    bandwidth_over_action: BandwidthAction = "warn"
 
 
-LIMIT_FIELDS = tuple(name for name in Limits.model_fields if name != "schema_version")
+# The numeric limits (0 = unlimited); `POLICY_FIELDS` are the others a package carries.
+POLICY_FIELDS = ("bandwidth_over_action",)
+LIMIT_FIELDS = tuple(
+    name for name in Limits.model_fields if name != "schema_version" and name not in POLICY_FIELDS
+)
 
 
 class LimitsPatch(BaseModel):
@@ -72,6 +81,7 @@ class LimitsPatch(BaseModel):
     cpu_limit_percent: Limit | None = None
     memory_limit_mb: Limit | None = None
     io_limit_mb_s: Limit | None = None
+    bandwidth_over_action: BandwidthAction | None = None
 
 
 class Package(Limits):
@@ -81,4 +91,4 @@ class Package(Limits):
     description: str = Field("", max_length=500)
 
     def limits(self) -> Limits:
-        return Limits.model_validate({f: getattr(self, f) for f in LIMIT_FIELDS})
+        return Limits.model_validate({f: getattr(self, f) for f in LIMIT_FIELDS + POLICY_FIELDS})

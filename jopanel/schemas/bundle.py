@@ -107,4 +107,13 @@ class UserConfig:
         config = cls(**parts)
         if config.domains.primary != config.account.primary_domain:
             raise ValidationFailed("differs from account.primary_domain", field="domains.primary")
+        # Checked with the files, not only when applied: a hand-edited or restored
+        # services.json naming another account's database is never adopted as a revision.
+        foreign = config.services.databases.foreign(config.username)
+        if foreign:
+            raise ValidationFailed(
+                f"must be {config.username}_ followed by lowercase letters, digits or _ "
+                f"(got {foreign[0]!r})",
+                field="services.databases",
+            )
         return config

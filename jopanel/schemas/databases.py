@@ -50,6 +50,12 @@ class Databases(_Strict):
     def names(self) -> list[str]:
         return [d.name for d in self.databases]
 
+    def foreign(self, username: str) -> list[str]:
+        """Names outside `<username>_` (a sibling account's `joko2_blog` under `joko`)."""
+        prefix = f"{username}_"
+        listed = [*self.names(), *(u.name for u in self.users)]
+        return [n for n in listed if not n.startswith(prefix)]
+
     def user(self, name: str) -> DbUser | None:
         return next((u for u in self.users if u.name == name), None)
 

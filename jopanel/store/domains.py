@@ -4,6 +4,12 @@
 Creating a symlink is atomic and fails if the name exists, so two accounts can never
 both claim a domain. The claims are derived data: `rebuild` recreates them from the
 accounts' domains.json, which stays the truth.
+
+A claim also keeps the names around it: no account may claim a name below another
+account's domain (`shop.example.com` under `example.com`) nor above one (`example.com`
+over `bert.example.com`: holding it would block every later name under it). Names the
+hosting provider keeps for itself (`etc/jopanel/reserved-domains`, one per line) and
+every name below them are claimed by no account.
 """
 
 from __future__ import annotations
@@ -12,11 +18,56 @@ import os
 from collections.abc import Iterable
 
 from .. import validate
-from ..atomic import ensure_dir, fsync_dir
+from ..atomic import ensure_dir, fsync_dir, replace_file
 from ..errors import Conflict, JoPanelError, NotFound, ValidationFailed
 from ..settings import Settings
 from .locks import global_lock, user_lock
 from .revisions import ConfigStore
+
+RESERVED_HEADER = (
+    "# Domains of the hosting provider: no account may claim one of these or a name below it.\n"
+    "# One name per line; change it with `jopanel domain reserved` or the admin API.\n"
+)
+
+
+def within(name: str, domain: str) -> bool:
+    """`name` is `domain` or a name below it."""
+    return name == domain or name.endswith(f".{domain}")
+
+
+class ReservedDomains:
+    """The provider's own domains (`etc/jopanel/reserved-domains`), a server-wide setting."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.etc_dir / "reserved-domains"
+
+    def names(self) -> list[str]:
+        """The reserved names, sorted. A line that is not a hostname is refused (422), so a
+        bad hand edit stops new claims rather than silently reserving less."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        names = set()
+        for number, line in enumerate(text.splitlines(), 1):
+            entry = line.split("#", 1)[0].strip()
+            if entry:
+                names.add(validate.domain(entry, field=f"reserved-domains line {number}"))
+        return sorted(names)
+
+    def covering(self, hostname: str) -> str | None:
+        """The reserved name `hostname` is or is under, if any."""
+        return next((r for r in self.names() if within(hostname, r)), None)
+
+    def save(self, names: Iterable[str]) -> list[str]:
+        """Write the list (validated, deduplicated, sorted); returns it."""
+        wanted = sorted({validate.domain(n, field="domains") for n in names})
+        ensure_dir(self.path.parent, 0o700)
+        body = RESERVED_HEADER + "".join(f"{n}\n" for n in wanted)
+        with global_lock(self.settings, "domains"):
+            replace_file(self.path, body.encode(), 0o644)
+        return wanted
 
 
 class DomainClaims:
@@ -24,12 +75,40 @@ class DomainClaims:
         self.settings = settings
         self.store = store
         self.directory = settings.domain_claims_dir
+        self.reserved = ReservedDomains(settings)
 
     def owner(self, hostname: str) -> str | None:
         try:
             return os.readlink(self.directory / validate.domain(hostname))
         except FileNotFoundError:
             return None
+
+    def claimed_below(self, hostname: str) -> list[tuple[str, str]]:
+        """(name, owner) of every claim strictly below `hostname`."""
+        suffix = f".{validate.domain(hostname)}"
+        try:
+            entries = [e.name for e in os.scandir(self.directory) if e.name.endswith(suffix)]
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in sorted(entries):
+            owner = self.owner(name)
+            if owner is not None:
+                found.append((name, owner))
+        return found
+
+    def _neighbour_conflict(self, username: str, name: str) -> str | None:
+        """Why another account's live claim above or below `name` forbids it, if one does."""
+        labels = name.split(".")
+        for start in range(1, len(labels) - 1):
+            above = ".".join(labels[start:])
+            owner = self.owner(above)
+            if owner is not None and owner != username and self._still_owns(owner, above):
+                return f"{name} is under {above}, which belongs to another account"
+        for below, owner in self.claimed_below(name):
+            if owner != username and self._still_owns(owner, below):
+                return f"{name} is above {below}, which belongs to another account"
+        return None
 
     def _still_owns(self, username: str, hostname: str) -> bool:
         """Whether `username`'s claim on `hostname` is live.
@@ -75,6 +154,17 @@ class DomainClaims:
                         continue
                     if current is not None and self._still_owns(current, name):
                         raise Conflict(f"{name} already belongs to another account", field="domain")
+                    reserved = self.reserved.covering(name)
+                    if reserved is not None:
+                        raise Conflict(
+                            f"{name} is reserved by the hosting provider ({reserved})",
+                            field="domain",
+                        )
+                    # Checked again here, under the domains lock, so two accounts adding
+                    # example.com and bert.example.com at once cannot both succeed.
+                    problem = self._neighbour_conflict(username, name)
+                    if problem is not None:
+                        raise Conflict(problem, field="domain")
                     link = self.directory / name
                     link.unlink(missing_ok=True)
                     os.symlink(username, link)

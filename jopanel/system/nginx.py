@@ -124,7 +124,11 @@ class Nginx(ConfigFamily):
         return {"fullchain": fullchain, "key": key, "redirect": tls.redirect, "hsts": tls.hsts}
 
     # --- rendering ----------------------------------------------------------------------
-    def render_vhost(self, config: UserConfig, php_socket: Path | None) -> str:
+    def render_vhost(
+        self, config: UserConfig, php_socket: Path | None, over_bandwidth: bool = False
+    ) -> str:
+        """`over_bandwidth`: the account used its month's bandwidth and its package says
+        block, so every site answers 509 (a suspension still wins: 503)."""
         suspended = config.account.status == "suspended"
         return render(
             "nginx_vhost.conf.j2",
@@ -139,6 +143,7 @@ class Nginx(ConfigFamily):
             tls_snippet=self.tls_snippet,
             acme_webroot=self.settings.acme_webroot,
             suspended=suspended,
+            over_bandwidth=over_bandwidth and not suspended,
             suspended_root=self.suspended_root,
             max_body_mb=config.services.php.settings.post_max_size_mb,
             php_socket=php_socket,
@@ -186,6 +191,7 @@ class Nginx(ConfigFamily):
             self.fastcgi_snippet: render("nginx_fastcgi.conf.j2"),
             self.tls_snippet: render("nginx_tls.conf.j2"),
             self.suspended_root / "suspended.html": render("suspended.html.j2"),
+            self.suspended_root / "bandwidth.html": render("bandwidth.html.j2"),
         }
         if self.settings.is_sandbox:
             base[self.main_config] = self.render_main(

@@ -163,6 +163,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "system.load": Endpoint("GET", "/api/admin/system/load", ADMIN_ONLY),
     "system.services": Endpoint("GET", "/api/admin/services/status", ADMIN_ONLY),
     "system.reindex": Endpoint("POST", "/api/admin/reindex", ADMIN_ONLY, mutates=True),
+    "reserved_domains.get": Endpoint("GET", "/api/admin/reserved-domains", ADMIN_ONLY),
+    "reserved_domains.set": Endpoint(
+        "PUT",
+        "/api/admin/reserved-domains",
+        ADMIN_ONLY,
+        body=lambda _api, _caller, _t: {"domains": ["matrix-provider.example"]},
+        mutates=True,
+    ),
     "user.account": Endpoint("GET", "/api/user/account", ACCOUNT_ONLY),
     "user.stats": Endpoint("GET", "/api/user/stats", ACCOUNT_ONLY),
     # Hosting (domains, SSH keys, PHP): each account acts on itself only. The DELETE rows

@@ -105,6 +105,10 @@ HOSTILE: list[dict[str, str]] = [
     {"command": "true", "day_of_week": "8"},
     {"command": "true", "day_of_week": "funday"},
     {"command": "true", "minute": "5-1"},
+    # A range whose start is fine and whose end is out of bounds.
+    {"command": "true", "minute": "0-60"},
+    {"command": "true", "minute": "0-99"},
+    {"command": "true", "hour": "1-24"},
     {"command": "true", "minute": "*/0"},
     {"command": "true", "minute": "*/61"},
     {"command": "true", "minute": "1,,2"},
@@ -128,6 +132,51 @@ def test_hostile_jobs_are_refused_and_nothing_written(
         op("cron_add", username="joko", **body)
     assert crontab_of(settings).read_bytes() == before
     assert (settings.users_dir / "joko/services.json").read_bytes() == services
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("minute", "0-60", "minute: 60 is outside 0-59"),
+        ("minute", "0-99", "minute: 99 is outside 0-59"),
+        ("minute", "30-60/5", "minute: 60 is outside 0-59"),
+        ("minute", "1,5-60", "minute: 60 is outside 0-59"),
+        ("hour", "1-24", "hour: 24 is outside 0-23"),
+        ("day_of_month", "1-32", "day_of_month: 32 is outside 1-31"),
+        ("day_of_month", "0-5", "day_of_month: 0 is outside 1-31"),
+        ("month", "1-13", "month: 13 is outside 1-12"),
+        ("day_of_week", "0-8", "day_of_week: 8 is outside 0-7"),
+    ],
+)
+def test_a_range_end_out_of_bounds_is_refused(field: str, value: str, message: str) -> None:
+    from jopanel.cronspec import FIELDS, check_field
+
+    spec = next(f for f in FIELDS if f.name == field)
+    with pytest.raises(ValueError) as caught:
+        check_field(spec, value)
+    assert str(caught.value) == message
+    # The largest range that fits is still fine.
+    assert check_field(spec, f"{spec.low}-{spec.high}") == f"{spec.low}-{spec.high}"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("minute", "5-5"),  # a range of one value is a range, not a backwards one
+        ("minute", "0-59/59"),
+        ("minute", "*/59"),
+        ("hour", "0,23"),
+        ("day_of_month", "31"),
+        ("month", "JAN"),
+        ("day_of_week", "0-7"),
+        ("day_of_week", "sun"),
+    ],
+)
+def test_every_edge_of_a_valid_field_is_accepted(field: str, value: str) -> None:
+    from jopanel.cronspec import FIELDS, check_field
+
+    spec = next(f for f in FIELDS if f.name == field)
+    assert check_field(spec, value) == value.lower()
 
 
 def test_six_fields_are_refused_in_the_stored_schedule() -> None:

@@ -325,3 +325,67 @@ def test_delete_failing_late_restores_databases_from_the_dumps(root: Path, uname
     assert root_query(f"SELECT v FROM `{uname}_shop`.t") == [("kept",)]
     login(f"{uname}_shop", PASSWORD, f"{uname}_shop").close()
     assert execute(ctx, "apply_user", {"username": uname}).plan == []
+
+
+def _list_sibling_database(root: Path, name: str, sibling: str) -> bytes:
+    """services.json of `name` edited (or restored) to list `<sibling>_blog`, which starts
+    with `name` but is another account's namespace (`joko2_blog` under `joko`)."""
+    path = root / "etc/jopanel/users" / name / "services.json"
+    data = json.loads(path.read_text())
+    data["databases"] = {
+        "databases": [{"name": f"{sibling}_blog"}],
+        "users": [
+            {
+                "name": f"{sibling}_blog",
+                "password_hash": "*" + "A" * 40,
+                "databases": [f"{sibling}_blog"],
+            }
+        ],
+    }
+    path.write_text(json.dumps(data, indent=2))
+    return path.read_bytes()
+
+
+def test_a_sibling_accounts_prefix_in_services_json_is_refused(
+    op: Op, root: Path, ctx: AgentContext, names: list[str]
+) -> None:
+    joko = fresh(names)
+    sibling = f"{joko}2"  # another possible account: its names start with joko's too
+    names.append(sibling)
+    new_user(op, joko)
+    revision = ctx.store.read_documents(joko)[0]
+    edited = _list_sibling_database(root, joko, sibling)
+    message = f"must be {joko}_ followed by lowercase letters, digits or _ (got '{sibling}_blog')"
+    # Reconcile reports it for the account (and goes on with the others) ...
+    for payload in ({"username": joko}, {}):
+        reports = {r["username"]: r for r in op("reconcile", **payload).data}
+        assert reports[joko]["error"] == f"services.databases: {message}"
+    # ... apply_user refuses it; neither adopts it as a revision nor rewrites the file.
+    with pytest.raises(ValidationFailed) as caught:
+        op("apply_user", username=joko)
+    assert str(caught.value) == f"config: services.databases: {message}"
+    assert ctx.store.read_documents(joko)[0] == revision
+    assert (root / "etc/jopanel/users" / joko / "services.json").read_bytes() == edited
+    # A re-import over the restored file is refused the same way.
+    with pytest.raises(ValidationFailed, match=f"got '{sibling}_blog'"):
+        op("import_user", username=joko, origin="v1:test", contact_email=f"{joko}@example.com",
+           primary_domain=f"{joko}.example.com")  # fmt: skip
+    assert ctx.store.read_documents(joko)[0] == revision
+    # Nothing was made on the server under the sibling's prefix.
+    assert root_query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                      (f"{sibling}_blog",)) == []  # fmt: skip
+    assert root_query("SELECT User FROM mysql.user WHERE User = %s", (f"{sibling}_blog",)) == []
+
+
+def test_the_agent_checks_ownership_again_for_a_config_built_in_memory() -> None:
+    # A config made by code (not read from the files) goes through check_owned before
+    # anything reaches MariaDB: a foreign DB user alone is refused too.
+    from jopanel.agent.databases import check_owned
+    from jopanel.schemas.databases import Databases
+
+    section = Databases.model_validate(
+        {"users": [{"name": "joko2_blog", "password_hash": "*" + "A" * 40}]}
+    )
+    with pytest.raises(ValidationFailed, match="got 'joko2_blog'"):
+        check_owned("joko", section)
+    check_owned("joko2", section)

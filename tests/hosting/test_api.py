@@ -123,3 +123,59 @@ def test_php_version(api: Api) -> None:
     assert (
         api.request("PUT", "/api/user/php", as_="admin", json={"version": "8.2"}).status_code == 403
     )
+
+
+def test_a_name_above_another_accounts_domain_gets_409(api: Api) -> None:
+    # bert holds bert.example.com: anna must not take example.com over it.
+    root = Path(api.settings.root)
+    before = all_text(root)
+    refused = api.request(
+        "POST", "/api/user/domains", as_="anna", json={"domain": "example.com", "type": "alias"}
+    )
+    assert (refused.status_code, refused.json()["detail"]) == (
+        409,
+        "domain: example.com is above bert.example.com, which belongs to another account",
+    )
+    assert all_text(root) == before
+    # And bert can still add names under his own domain.
+    added = api.request(
+        "POST",
+        "/api/user/domains",
+        as_="bert",
+        json={"domain": "blog", "type": "subdomain", "parent": "bert.example.com"},
+    )
+    assert added.status_code == 201, added.text
+    gone = api.request("DELETE", "/api/user/domains/blog.bert.example.com", as_="bert")
+    assert gone.status_code == 204
+
+
+def test_the_admin_reserves_the_providers_domains(api: Api) -> None:
+    path = "/api/admin/reserved-domains"
+    assert api.request("GET", path, as_="admin").json() == {"domains": []}
+    # An account may neither read nor change it (the permission matrix has every role).
+    denied = api.request("PUT", path, as_="anna", json={"domains": ["x.example.org"]})
+    assert denied.status_code == 403
+    saved = api.request("PUT", path, as_="admin", json={"domains": ["Hosting-Provider.net"]})
+    assert (saved.status_code, saved.json()) == (200, {"domains": ["hosting-provider.net"]})
+    root = Path(api.settings.root)
+    before = all_text(root)
+    refused = api.request(
+        "POST",
+        "/api/user/domains",
+        as_="anna",
+        json={"domain": "shop.hosting-provider.net", "type": "alias"},
+    )
+    assert (refused.status_code, refused.json()["detail"]) == (
+        409,
+        "domain: shop.hosting-provider.net is reserved by the hosting provider "
+        "(hosting-provider.net)",
+    )
+    held = api.request("PUT", path, as_="admin", json={"domains": ["example.com"]})
+    assert held.status_code == 409
+    assert held.json()["detail"].startswith("domains: held by accounts: anna.example.com (anna), ")
+    bad = api.request("PUT", path, as_="admin", json={"domains": ["evil.com;}"]})
+    assert bad.status_code == 422
+    assert all_text(root) == before
+    assert api.request("GET", path, as_="admin").json() == {"domains": ["hosting-provider.net"]}
+    cleared = api.request("PUT", path, as_="admin", json={"domains": []})
+    assert (cleared.status_code, cleared.json()) == (200, {"domains": []})

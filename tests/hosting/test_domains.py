@@ -226,3 +226,129 @@ def test_a_claim_left_by_a_crash_does_not_block(op: Op, ctx: AgentContext, root:
     assert ctx.claims.owner("shop.example.org") == "joko"
     (root / "etc/jopanel/domains/example.net").symlink_to("budi")
     op("domain_add", username="joko", domain="www.example.net", type="alias")
+
+
+def test_a_name_above_another_accounts_domain_is_refused(op: Op, ctx: AgentContext) -> None:
+    # bert holds bert.example.com; joko taking example.com would block every later
+    # name under it and make nginx serve the parent from joko's account.
+    new_user(op, "joko")
+    new_user(op, "bert")
+    _limits(op, max_addon_domains=3, max_alias_domains=3)
+    before = ctx.store.read("joko").revision
+    for kind in ("addon", "alias"):
+        for dry_run in (True, False):
+            with pytest.raises(Conflict) as caught:
+                op("domain_add", username="joko", domain="example.com", type=kind, dry_run=dry_run)
+            assert (caught.value.http_status, str(caught.value)) == (
+                409,
+                "domain: example.com is above bert.example.com, which belongs to another account",
+            )
+    assert ctx.store.read("joko").revision == before
+    assert ctx.claims.owner("example.com") is None
+    # Nor as a new primary domain, nor for a new account.
+    with pytest.raises(Conflict, match="above bert.example.com"):
+        op("update_user_config", username="joko", account={"primary_domain": "example.com"})
+    with pytest.raises(Conflict, match="above bert.example.com"):
+        op("create_user", username="anna", password="correct horse 1",
+           contact_email="a@example.org", primary_domain="example.com")  # fmt: skip
+    # joko's own names above and below are its own business.
+    op("domain_add", username="joko", domain="shop.joko.example.com", type="alias")
+    op("domain_remove", username="joko", domain="shop.joko.example.com")
+    # Once bert's name is gone, the parent is free.
+    op("delete_user", username="bert")
+    op("domain_add", username="joko", domain="example.com")
+    assert ctx.claims.owner("example.com") == "joko"
+
+
+def test_the_claim_itself_refuses_a_name_above_or_below_another(op: Op, ctx: AgentContext) -> None:
+    # Checked again under the domains lock: two accounts racing past the early check
+    # (as a concurrent add would) still cannot both hold example.com and bert.example.com.
+    new_user(op, "joko")
+    new_user(op, "bert")
+    with pytest.raises(Conflict, match="example.com is above bert.example.com"):
+        ctx.claims.claim("joko", ["example.com"])
+    with pytest.raises(Conflict, match="x.bert.example.com is under bert.example.com"):
+        ctx.claims.claim("joko", ["x.bert.example.com"])
+    assert ctx.claims.owner("example.com") is None
+    assert ctx.claims.owner("x.bert.example.com") is None
+
+
+def test_the_providers_reserved_domains_are_claimed_by_no_account(
+    op: Op, ctx: AgentContext, root: Path
+) -> None:
+    new_user(op, "joko")
+    _limits(op, max_addon_domains=3, max_alias_domains=3, max_subdomains=3)
+    assert op("reserved_domains_list").data == {"domains": []}
+    planned = op("reserved_domains_set", domains=["Hosting-Provider.NET"], dry_run=True)
+    assert (planned.changed, planned.plan) == (False, ["reserve hosting-provider.net"])
+    assert not (root / "etc/jopanel/reserved-domains").exists()
+    done = op("reserved_domains_set", domains=["hosting-provider.net", "panel.example.org"])
+    assert (done.changed, done.data) == (
+        True,
+        {"domains": ["hosting-provider.net", "panel.example.org"]},
+    )
+    assert op("reserved_domains_list").data == {
+        "domains": ["hosting-provider.net", "panel.example.org"]
+    }
+    before = ctx.store.read("joko").revision
+    for name in ("hosting-provider.net", "www.hosting-provider.net", "a.b.panel.example.org"):
+        with pytest.raises(Conflict) as caught:
+            op("domain_add", username="joko", domain=name, type="alias")
+        reserved = (
+            "panel.example.org" if name.endswith("panel.example.org") else "hosting-provider.net"
+        )
+        assert (
+            str(caught.value) == f"domain: {name} is reserved by the hosting provider ({reserved})"
+        )
+    with pytest.raises(Conflict, match="reserved by the hosting provider"):
+        op("create_user", username="anna", password="correct horse 1",
+           contact_email="a@example.org", primary_domain="shop.hosting-provider.net")  # fmt: skip
+    assert ctx.store.read("joko").revision == before
+    # A name above a reserved one, or beside it, stays an account's to take.
+    op("domain_add", username="joko", domain="example.org", type="alias")
+    # Reserving a name an account already holds (or one below it) is refused, nothing written.
+    with pytest.raises(Conflict) as held:
+        op("reserved_domains_set", domains=["hosting-provider.net", "example.com"])
+    assert str(held.value) == (
+        "domains: held by accounts: joko.example.com (joko), www.joko.example.com (joko); "
+        "remove them there first"
+    )
+    for bad in (["co.uk"], ["not a name"]):
+        with pytest.raises(ValidationFailed):
+            op("reserved_domains_set", domains=bad)
+    assert op("reserved_domains_list").data == {
+        "domains": ["hosting-provider.net", "panel.example.org"]
+    }
+    # Released, the names can be claimed again.
+    op("reserved_domains_set", domains=[])
+    op("domain_add", username="joko", domain="hosting-provider.net")
+
+
+def test_a_bad_hand_edit_of_the_reserved_list_stops_new_claims(op: Op, root: Path) -> None:
+    new_user(op, "joko")
+    (root / "etc/jopanel/reserved-domains").write_text("# ours\nexample.org\nnot;a name\n")
+    with pytest.raises(ValidationFailed, match="reserved-domains line 3"):
+        op("domain_add", username="joko", domain="shop.example.net")
+
+
+def test_cli_reserved_domains(root: Path) -> None:
+    cli(root, "user", "create", "joko", "--domain", "joko.example.com", "--email",
+        "j@example.com")  # fmt: skip
+    cli(root, "domain", "reserved", "add", "hosting-provider.net", "panel.example.org")
+    listed = json.loads(cli(root, "--json", "domain", "reserved", "list").stdout)
+    assert listed == [{"domain": "hosting-provider.net"}, {"domain": "panel.example.org"}]
+    refused = cli(root, "domain", "add", "joko", "www.hosting-provider.net", check=False)
+    assert (refused.returncode, refused.stderr.strip()) == (
+        4,
+        "jopanel: domain: www.hosting-provider.net is reserved by the hosting provider "
+        "(hosting-provider.net)",
+    )
+    held = cli(root, "domain", "reserved", "add", "example.com", check=False)
+    assert (held.returncode, held.stderr.strip()) == (
+        4,
+        "jopanel: domains: held by accounts: joko.example.com (joko), "
+        "www.joko.example.com (joko); remove them there first",
+    )
+    cli(root, "domain", "reserved", "remove", "panel.example.org")
+    listed = json.loads(cli(root, "--json", "domain", "reserved", "list").stdout)
+    assert listed == [{"domain": "hosting-provider.net"}]

@@ -137,8 +137,10 @@ def test_a_config_nginx_refuses_is_never_activated(
     # and the config revision is rolled back with them.
     render = Nginx.render_vhost
 
-    def broken(self: Nginx, config: UserConfig, php_socket: Path | None) -> str:
-        return render(self, config, php_socket).replace(
+    def broken(
+        self: Nginx, config: UserConfig, php_socket: Path | None, over_bandwidth: bool = False
+    ) -> str:
+        return render(self, config, php_socket, over_bandwidth).replace(
             "index index.php", "bogus_directive on;\n    index index.php"
         )
 

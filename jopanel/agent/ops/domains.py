@@ -19,7 +19,7 @@ from ...schemas import AddonDomain, Domains, Subdomain, UserConfig
 from ...schemas.base import Domain, Username
 from ...schemas.bundle import parse_model
 from ..context import AgentContext, Call
-from ..domain_rules import check_hostname_available
+from ..domain_rules import check_hostname_available, held_by_other, is_public_suffix
 from ..registry import OpResult, Payload, op
 from ..transaction import change_account
 
@@ -254,3 +254,49 @@ def domain_www_set(call: Call, p: DomainWww) -> OpResult:
         row = next(r for r in describe(config, config.account.home_dir) if r["domain"] == p.domain)
         result.data = {**row, "revision": config.revision}
     return result
+
+
+# --- the provider's own domains (a server-wide setting) ----------------------------------
+class ReservedSet(Payload):
+    domains: list[Domain] = Field(default_factory=list, max_length=1000)
+
+
+class Nothing(Payload):
+    pass
+
+
+def _holders(call: Call, reserved: list[str]) -> list[str]:
+    """`name (account)` for every live claim that is one of `reserved` or below one."""
+    claims = call.ctx.claims
+    held = []
+    for name in reserved:
+        found = [(name, claims.owner(name)), *claims.claimed_below(name)]
+        held += [f"{n} ({owner})" for n, owner in found if owner and held_by_other(call.ctx, "", n)]
+    return held
+
+
+@op("reserved_domains_list", Nothing, target=None, reads_only=True)
+def reserved_domains_list(call: Call, p: Nothing) -> OpResult:
+    return OpResult(changed=False, data={"domains": call.ctx.claims.reserved.names()})
+
+
+@op("reserved_domains_set", ReservedSet, target=None)
+def reserved_domains_set(call: Call, p: ReservedSet) -> OpResult:
+    """Replace the list. A name an account already holds (or one below it) is refused:
+    the account would keep serving it while nobody else could ever claim it."""
+    reserved = call.ctx.claims.reserved
+    wanted, current = sorted(set(p.domains)), reserved.names()
+    added = [n for n in wanted if n not in current]
+    for name in added:
+        if is_public_suffix(name):
+            raise ValidationFailed(f"{name} is a public suffix, not a domain", field="domains")
+    held = _holders(call, added)
+    if held:
+        raise Conflict(
+            f"held by accounts: {', '.join(held)}; remove them there first", field="domains"
+        )
+    plan = [f"reserve {n}" for n in added]
+    plan += [f"release reservation of {n}" for n in current if n not in wanted]
+    if plan and not call.dry_run:
+        reserved.save(wanted)
+    return OpResult(changed=bool(plan) and not call.dry_run, plan=plan, data={"domains": wanted})

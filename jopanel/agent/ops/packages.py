@@ -8,6 +8,7 @@ from typing import Any
 
 from ...errors import Conflict
 from ...schemas import LIMIT_FIELDS, Limits, Package, UserConfig
+from ...schemas.account import POLICY_FIELDS
 from ...schemas.base import PackageName
 from ...schemas.bundle import parse_model
 from .. import journal
@@ -83,7 +84,7 @@ def follow(limits: Limits, old: Limits, new: Limits) -> Limits:
     admin set to something else for this account (an override) is kept."""
     values = {
         f: getattr(new, f) if getattr(limits, f) == getattr(old, f) else getattr(limits, f)
-        for f in LIMIT_FIELDS
+        for f in LIMIT_FIELDS + POLICY_FIELDS
     }
     return Limits.model_validate(values)
 
@@ -92,7 +93,7 @@ def _journal_account(call: Call, username: str, package: str, before: Limits) ->
     after = call.ctx.store.read(username).limits
     changes = [
         f"{f} {getattr(before, f)}->{getattr(after, f)}"
-        for f in LIMIT_FIELDS
+        for f in LIMIT_FIELDS + POLICY_FIELDS
         if getattr(before, f) != getattr(after, f)
     ]
     journal.append(

@@ -400,7 +400,8 @@ class StatsRef(Payload):
 @op("user_stats", StatsRef, reads_only=True)
 def user_stats(call: Call, p: StatsRef) -> OpResult:
     config = call.ctx.store.read(p.username)
-    return OpResult(changed=False, data=account_stats(call.ctx, config, refresh=p.refresh))
+    stats = account_stats(call.ctx, config, refresh=p.refresh, actor=call.actor)
+    return OpResult(changed=False, data=stats)
 
 
 def reconcile_one(call: Call, name: str) -> dict[str, Any]:
