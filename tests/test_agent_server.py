@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ from jopanel.agent import server
 from jopanel.agent.client import SocketAgent
 from jopanel.errors import AgentUnavailable, JoPanelError, NotFound, ValidationFailed
 from jopanel.settings import Settings
+from jopanel.store import ConfigStore
 from tests.conftest import cli
 from tests.test_rollback import snapshot
 
@@ -195,3 +199,137 @@ def test_client_without_agent_is_unavailable(settings: Settings) -> None:
     with pytest.raises(AgentUnavailable):
         client.execute("list_users", {})
     client.close()
+
+
+# --- who the agent logs an op under: derived from the peer's credentials -------------
+
+PEER_CLIENT = """
+import json, socket, sys
+body = sys.argv[2].encode()
+with socket.socket(socket.AF_UNIX) as sock:
+    sock.connect(sys.argv[1])
+    sock.sendall(b"POST /execute HTTP/1.1\\r\\nHost: agent\\r\\nContent-Length: %d\\r\\n\\r\\n%s"
+                 % (len(body), body))
+    data = b""
+    while b"\\r\\n\\r\\n" not in data or not data.endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+print(data.split(b" ")[1].decode())
+"""
+CLAIMED_REQUEST = "ab" * 16
+
+
+@pytest.fixture
+def reachable(root: Path) -> Iterator[Path]:
+    """A directory other uids may walk into, for the socket (pytest's tmp is 0700 root)."""
+    directory = Path(tempfile.mkdtemp(prefix="jopanel-peer-", dir="/tmp"))
+    directory.chmod(0o755)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def serve_for_peers(
+    settings: Settings, socket_dir: Path, *, extra_uids: list[int], service: tuple[int, int]
+) -> tuple[Settings, Any]:
+    """An agent on a socket under `socket_dir` whose service user `jopsvc` has the ids
+    `service` in ROOT/etc/passwd and group (the socket's group, as after install)."""
+    uid, gid = service
+    with open(settings.path("etc/passwd"), "a", encoding="utf-8") as passwd:
+        passwd.write(f"jopsvc:x:{uid}:{gid}::/nonexistent:/usr/sbin/nologin\n")
+    with open(settings.path("etc/group"), "a", encoding="utf-8") as group:
+        group.write(f"jopsvc:x:{gid}:\n")
+    served = settings.model_copy(
+        update={
+            "agent_socket": socket_dir / "agent.sock",
+            "agent_allowed_uids": extra_uids,
+            "service_user": "jopsvc",
+        }
+    )
+    bound = server.bind(served)
+    thread = threading.Thread(target=server.run, args=(bound,), daemon=True)
+    thread.start()
+    return served, (bound, thread)
+
+
+def create_as(served: Settings, uid: int, gid: int, name: str) -> str:
+    """create_user sent by a real process running as uid:gid, claiming to be `admin`."""
+    body = json.dumps(
+        {
+            "op": "create_user",
+            "payload": {
+                "username": name,
+                "password": "correct horse 1",
+                "contact_email": f"{name}@example.com",
+                "primary_domain": f"{name}.example.com",
+            },
+            "actor": "admin",
+            "request_id": CLAIMED_REQUEST,
+        }
+    )
+    proc = subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
+         "/usr/bin/python3", "-I", "-c", PEER_CLIENT, str(served.socket_path), body],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return proc.stdout.strip()
+
+
+def journal_of(settings: Settings, name: str) -> list[tuple[str, str, str | None]]:
+    lines = settings.audit_journal.read_text(encoding="utf-8").splitlines()
+    return [
+        (r["actor"], r["result"], r["request_id"])
+        for r in map(json.loads, lines)
+        if r["target"] == name
+    ]
+
+
+PEER_UID, SERVICE_UID = 61731, 61732  # ids nobody on the host has: throwaway peers
+
+
+def test_a_peer_that_may_not_speak_for_others_is_logged_as_itself(
+    settings: Settings, reachable: Path
+) -> None:
+    """A non-root, non-service peer (allowed in by agent_allowed_uids) claims `admin` and
+    an API request's id: the journal and the revision name its uid, the id is dropped."""
+    served, (bound, thread) = serve_for_peers(
+        settings, reachable, extra_uids=[PEER_UID], service=(SERVICE_UID, SERVICE_UID)
+    )
+    try:
+        os.chown(served.socket_path, 0, PEER_UID)  # its group may open the 0660 socket
+        assert create_as(served, PEER_UID, PEER_UID, "peerone") == "200"
+    finally:
+        bound.shutdown()
+        thread.join(10)
+    assert journal_of(settings, "peerone") == [(f"uid:{PEER_UID}", "ok", None)]
+    history = ConfigStore(settings).history("peerone")
+    assert [(h.action, h.actor) for h in history] == [("create", f"uid:{PEER_UID}")]
+
+
+def test_the_service_user_names_the_panel_user_and_a_group_member_does_not(
+    settings: Settings, reachable: Path
+) -> None:
+    """The API's own uid may name the panel user it acts for; another process whose group
+    is the service group reaches the agent too, but is logged as itself."""
+    served, (bound, thread) = serve_for_peers(
+        settings, reachable, extra_uids=[], service=(SERVICE_UID, SERVICE_UID)
+    )
+    try:
+        assert create_as(served, SERVICE_UID, SERVICE_UID, "apione") == "200"
+        assert create_as(served, PEER_UID, SERVICE_UID, "grpone") == "200"
+    finally:
+        bound.shutdown()
+        thread.join(10)
+    assert journal_of(settings, "apione") == [("admin", "ok", CLAIMED_REQUEST)]
+    assert journal_of(settings, "grpone") == [(f"uid:{PEER_UID}", "ok", None)]
+
+
+def test_root_may_name_the_actor_and_request() -> None:
+    trusted = {0, 999}
+    assert server.speaker(0, trusted, "alice", CLAIMED_REQUEST) == ("alice", CLAIMED_REQUEST)
+    assert server.speaker(999, trusted, "admin as joko", "x") == ("admin as joko", None)
+    assert server.speaker(0, trusted, None, None) == ("uid:0", None)
+    assert server.speaker(1234, trusted, "root", CLAIMED_REQUEST) == ("uid:1234", None)

@@ -1,7 +1,8 @@
 """`jopanel agent`: HTTP/1.1 over a Unix socket, `POST /execute {op, payload, dry_run}`.
 
 Only root, the configured uids and the service group may connect (SO_PEERCRED). Bodies over
-MAX_BODY are refused unread. Every op is logged by the registry as one JSON line.
+MAX_BODY are refused unread. Every op is logged by the registry as one JSON line, under the
+actor `speaker` derives from the peer's credentials.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import IO, Any, cast
 
 from ..errors import JoPanelError
 from ..settings import Settings
+from ..system.accounts import parse_passwd
 from . import streams
 from .context import AgentContext
 from .registry import execute
@@ -58,11 +60,42 @@ def service_gid(settings: Settings) -> int | None:
     return None
 
 
+def service_uid(settings: Settings) -> int | None:
+    """The service user's uid as ROOT/etc/passwd has it (the API runs as that user)."""
+    entry = parse_passwd(settings.path("etc/passwd")).get(settings.service_user)
+    return entry.uid if entry is not None else None
+
+
+def speaker(
+    peer: int, trusted: set[int], claimed_actor: object, claimed_request_id: object
+) -> tuple[str, str | None]:
+    """(actor, request id) to log an op under, from the peer's uid (SO_PEERCRED).
+
+    Who can reach the socket at all: root; the service user, whose primary group owns the
+    0660 socket (the API); anyone else whose group is the service group or whose uid is
+    in `agent_allowed_uids`. Only root, the agent's own uid and the service user may name
+    someone else: root could do the change itself, and the API has authenticated the panel
+    user it names and the request it serves. Any other peer is logged as `uid:N` whatever
+    it claims, and its request id is dropped: the audit table folds a journal line into
+    the API row with the same request id, so a borrowed id would hide the line.
+    """
+    if peer not in trusted:
+        if claimed_actor not in (None, f"uid:{peer}"):
+            log.warning("uid %d claimed to act as %r: logged as itself", peer, claimed_actor)
+        return f"uid:{peer}", None
+    actor = claimed_actor if isinstance(claimed_actor, str) and claimed_actor else f"uid:{peer}"
+    request_id = claimed_request_id if isinstance(claimed_request_id, str) else None
+    if request_id is not None and not REQUEST_ID_RE.fullmatch(request_id):
+        request_id = None
+    return actor[:64], request_id
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     ctx: AgentContext
     allowed_uids: set[int]
     allowed_gid: int | None = None  # the service group: the API reaches the agent through it
+    trusted_uids: set[int]  # peers that may name the actor they act for (see `speaker`)
 
     def allows(self, sock: socket.socket) -> tuple[bool, int]:
         uid, gid = peer_ids(sock)
@@ -74,6 +107,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    peer: int  # the connected process's uid (SO_PEERCRED), read once per request
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug(format, *args)
@@ -94,6 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
 
+    def _speaker(self, request: dict[str, Any]) -> tuple[str, str | None]:
+        return speaker(
+            self.peer, self.server.trusted_uids, request.get("actor"), request.get("request_id")
+        )
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         if self.path == "/health":
             self._send(200, {"status": "ok"})
@@ -102,6 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         allowed, uid = self.server.allows(self.connection)
+        self.peer = uid
         if not allowed:
             self.close_connection = True
             self._send(403, {"error": "forbidden", "message": f"uid {uid} may not use the agent"})
@@ -137,16 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._send(400, {"error": "invalid", "message": f"malformed request: {exc}"})
             return
-        actor = request.get("actor") if isinstance(request.get("actor"), str) else f"uid:{uid}"
-        request_id = request.get("request_id")
-        if not isinstance(request_id, str) or not REQUEST_ID_RE.fullmatch(request_id):
-            request_id = None
+        actor, request_id = self._speaker(request)
         try:
             result = execute(
                 self.server.ctx,
                 request.get("op"),  # type: ignore[arg-type]  # execute rejects non-strings
                 request.get("payload", {}),
-                actor=str(actor)[:64],
+                actor=actor,
                 dry_run=request.get("dry_run") is True,
                 request_id=request_id,
             )
@@ -197,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
             started = True
             return cast(IO[bytes], self.wfile)
 
-        request_id = request.get("request_id")
+        actor, request_id = self._speaker(request)
         body = _Body(cast(IO[bytes], self.rfile), length)
         tokens = (streams.INPUT.set((body, length)), streams.OUTPUT.set(sink))
         answer: tuple[int, dict[str, Any]] | None = None
@@ -206,10 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.ctx,
                 str(request["op"]),
                 request.get("payload", {}),
-                actor=str(request.get("actor") or f"uid:{peer_uid(self.connection)}")[:64],
-                request_id=request_id
-                if isinstance(request_id, str) and REQUEST_ID_RE.fullmatch(request_id)
-                else None,
+                actor=actor,
+                request_id=request_id,
             )
             answer = (200, result.model_dump(mode="json"))
         except JoPanelError as exc:
@@ -270,6 +305,8 @@ def bind(settings: Settings) -> _Server:
     server.ctx = AgentContext(settings)
     server.allowed_uids = {0, *settings.agent_allowed_uids}
     server.allowed_gid = service_gid(settings)
+    api_uid = service_uid(settings)
+    server.trusted_uids = {0, os.geteuid(), *([] if api_uid is None else [api_uid])}
     os.chmod(path, SOCKET_MODE)
     if server.allowed_gid is not None:  # else (a bare sandbox): a root-only socket
         os.chown(path, 0, server.allowed_gid)
