@@ -53,6 +53,8 @@ EXPECTED_OPS = [
     "php_version_set",
     "rebuild",
     "reconcile",
+    "reserved_domains_list",
+    "reserved_domains_set",
     "service_status",
     "set_password",
     "ssh_key_add",

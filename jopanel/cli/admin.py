@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..auth.sessions.throttle import LoginThrottle
 from .output import emit, state_of
 from .users import read_password_stdin
 
@@ -80,3 +81,16 @@ def admin_delete(ctx: typer.Context, name: str) -> None:
     state = state_of(ctx)
     state.staff.delete(name)
     emit(state, {"username": name}, message=f"deleted login {name}")
+
+
+@app.command("unblock")
+def admin_unblock(ctx: typer.Context, name: str) -> None:
+    """Lift the failed-login lock of a login name (an account's or staff's) before its
+    window ends; the per-address count is left as it is."""
+    state = state_of(ctx)
+    dropped = LoginThrottle(sessions=state.sessions).forget(name)
+    emit(
+        state,
+        {"username": name, "attempts_dropped": dropped},
+        message=f"{name} may log in again ({dropped} failed attempts dropped)",
+    )

@@ -80,7 +80,7 @@ def search(
     stmt = select(AuditLog)
     if actor:
         escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(AuditLog.actor.like(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(AuditLog.actor.ilike(f"%{escaped}%", escape="\\"))
     if action:
         stmt = stmt.where(AuditLog.action == action)
     if target:

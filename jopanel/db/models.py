@@ -10,6 +10,11 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+# MariaDB's DATETIME keeps whole seconds: rows of one second would list in the order they
+# were copied in, not the order they happened (a journal line copied after a login).
+AUDIT_TIME = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -63,7 +68,7 @@ class AuditLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Rows imported from the agent's journal carry the journal entry's id (no duplicates).
     event_id: Mapped[str | None] = mapped_column(String(32))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, nullable=False)
+    at: Mapped[datetime] = mapped_column(AUDIT_TIME, default=_now, nullable=False)
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
     action: Mapped[str] = mapped_column(String(64), nullable=False)
     target: Mapped[str | None] = mapped_column(String(255))

@@ -86,3 +86,9 @@ def test_two_api_workers_share_one_throttle(root: Path, settings: Settings) -> N
         assert sorted(set(racing)) == [401, 429]
         assert racing.count(401) <= PER_ACCOUNT
         assert [login(w, "bossto", PASSWORD) for w in workers] == [429, 429]
+        # The admin lifts one name's lock (`jopanel admin unblock`): that name logs in on
+        # either worker, the other stays locked.
+        unblocked = cli(root, "admin", "unblock", "boss")
+        assert "may log in again" in unblocked.stdout
+        assert login(second, "boss", PASSWORD) == 200
+        assert login(first, "bossto", PASSWORD) == 429

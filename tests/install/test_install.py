@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -143,24 +144,49 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for(check: object, what: str, proc: subprocess.Popen[str], seconds: float = 30) -> None:
+def wait_for(check: object, what: str, proc: subprocess.Popen[str], seconds: float = 120) -> None:
+    """Poll until `check()` holds; generous, since a loaded machine starts a Python
+    process slowly, and failing at once when the process died."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():  # type: ignore[operator]
             return
         if proc.poll() is not None:
-            raise AssertionError(
-                f"{what}: exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
-            )
+            raise AssertionError(f"{what}: exited {proc.returncode}: {stderr_of(proc)}")
         time.sleep(0.1)
-    raise AssertionError(f"{what}: not ready after {seconds}s")
+    raise AssertionError(f"{what}: not ready after {seconds}s: {stderr_of(proc)}")
+
+
+def spawn(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A server process whose stderr goes to a file: a pipe nobody reads fills up and
+    blocks the server mid-test."""
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop()
+    proc = subprocess.Popen(list(argv), stderr=log, text=True, env=env)
+    _LOGS[proc.pid] = log
+    return proc
+
+
+_LOGS: dict[int, IO[str]] = {}
+
+
+def stderr_of(proc: subprocess.Popen[str]) -> str:
+    log = _LOGS.get(proc.pid)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read()[-4000:]
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
     proc.terminate()
-    proc.wait(timeout=30)
-    if proc.stderr is not None:
-        proc.stderr.close()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log = _LOGS.pop(proc.pid, None)
+    if log is not None:
+        log.close()
 
 
 def as_service(uid: int, gid: int, *argv: str) -> list[str]:
@@ -177,20 +203,16 @@ def test_api_as_the_service_user_reaches_the_agent_and_nothing_else(
     root, report = installed
     uid, gid = ids
     socket_path = root / "run/jopanel/agent.sock"
-    agent = subprocess.Popen(
-        [JOPANEL, "--root", str(root), "agent"], stderr=subprocess.PIPE, text=True
-    )
+    agent = spawn(JOPANEL, "--root", str(root), "agent")
     api = None
     try:
         wait_for(socket_path.is_socket, "agent", agent)
         assert owner_mode(socket_path) == (0, gid, 0o660)  # reachable through the group alone
         port = free_port()
-        api = subprocess.Popen(
-            as_service(
+        api = spawn(
+            *as_service(
                 uid, gid, JOPANEL, "--root", str(root), "serve", "--listen", f"127.0.0.1:{port}"
             ),
-            stderr=subprocess.PIPE,
-            text=True,
             env=SERVICE_ENV,
         )
         url = f"http://127.0.0.1:{port}"
@@ -265,9 +287,7 @@ def test_a_user_outside_the_group_cannot_reach_the_agent(
 ) -> None:
     root, _ = installed
     socket_path = root / "run/jopanel/agent.sock"
-    agent = subprocess.Popen(
-        [JOPANEL, "--root", str(root), "agent"], stderr=subprocess.PIPE, text=True
-    )
+    agent = spawn(JOPANEL, "--root", str(root), "agent")
     try:
         wait_for(socket_path.is_socket, "agent", agent)
         probe = (

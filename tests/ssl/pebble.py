@@ -9,11 +9,13 @@ fetched from nginx.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,8 +65,44 @@ class Pebble:
         return str(reply.json()["Status"])
 
     def set_address(self, host: str, address: str) -> None:
-        """Make the mock DNS answer `address` for `host` (127.0.0.2: nobody listens)."""
+        """Make the mock DNS answer `address` for `host` (see `wrong_answers`)."""
         httpx.post(f"{self.challtestsrv}/add-a", json={"host": host, "addresses": [address]})
+
+
+class _WrongToken(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        body = b"not-the-key-authorization"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def wrong_answers(http_port: int) -> Iterator[str]:
+    """A loopback address whose HTTP-01 port this test holds and answers every challenge
+    with a wrong key authorization: an order validated there fails, whatever else runs on
+    the machine (an address nobody listens on is not a promise a shared machine keeps)."""
+    for last in range(2, 255):
+        address = f"127.0.0.{last}"
+        try:
+            server = http.server.ThreadingHTTPServer((address, http_port), _WrongToken)
+        except OSError:
+            continue  # someone holds this address's port (or all addresses'): the next
+        break
+    else:
+        raise AssertionError(f"no loopback address has port {http_port} free")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield address
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 @contextmanager

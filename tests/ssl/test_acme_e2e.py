@@ -13,6 +13,7 @@ import json
 import stat
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 
 from jopanel.errors import Conflict
 from tests.hosting.test_e2e import wait_for
-from tests.ssl.pebble import Pebble, free_port, running_pebble
+from tests.ssl.pebble import Pebble, free_port, running_pebble, wrong_answers
 from tests.ssl.serving import Served, serving
 
 pytestmark = pytest.mark.timeout(300)
@@ -58,9 +59,13 @@ def served_serial(served: Served, host: str, cafile: Path) -> str:
     return str(served.peer_cert(host, cafile)["serialNumber"]).lower().lstrip("0")
 
 
-def test_issue_serve_redirect_renew_fail_and_revoke(acme: tuple[Served, Pebble, Path]) -> None:
+def test_issue_serve_redirect_renew_fail_and_revoke(
+    acme: tuple[Served, Pebble, Path], request: pytest.FixtureRequest
+) -> None:
     served, pebble, cafile = acme
     root = served.root
+    stack = ExitStack()
+    request.addfinalizer(stack.close)
     assert served.web.until("joko.example.com", "/", lambda r: r.status_code == 200)
     # Before any certificate: HTTP only, and the status says so.
     status = served.op("ssl_status", username="joko").data
@@ -118,9 +123,11 @@ def test_issue_serve_redirect_renew_fail_and_revoke(acme: tuple[Served, Pebble, 
     wait_for(lambda: served_serial(served, "joko.example.com", cafile) == second_serial, "new cert")
     assert len([p for p in ssl_dir.iterdir() if p.name.startswith("v-")]) == 1  # pruned
 
-    # A failing order (the name now resolves where nobody answers): the certificate in
-    # service stays, the site stays up, the reason and the next try are recorded.
-    pebble.set_address("joko.example.com", "127.0.0.2")
+    # A failing order (the name now resolves to a listener of this test's that answers a
+    # wrong token): the certificate in service stays, the site stays up, the reason and
+    # the next try are recorded.
+    liar = stack.enter_context(wrong_answers(served.settings.http_port))
+    pebble.set_address("joko.example.com", liar)
     with pytest.raises(Conflict) as failed:
         served.op("ssl_issue", username="joko", domain="joko.example.com")
     assert "the certificate in service stays" in str(failed.value)
@@ -137,7 +144,7 @@ def test_issue_serve_redirect_renew_fail_and_revoke(acme: tuple[Served, Pebble, 
 
     # A site whose first order fails stays on HTTP, status failed.
     served.op("domain_add", username="joko", domain="broken.joko.example.com", type="subdomain")
-    pebble.set_address("broken.joko.example.com", "127.0.0.2")
+    pebble.set_address("broken.joko.example.com", liar)
     with pytest.raises(Conflict, match="no certificate for broken.joko.example.com"):
         served.op("ssl_issue", username="joko", domain="broken.joko.example.com")
     broken = served.op("ssl_status", username="joko", domain="broken.joko.example.com").data[0]

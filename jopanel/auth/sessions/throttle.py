@@ -124,3 +124,11 @@ class LoginThrottle:
             newest = db.scalar(select(func.max(LoginAttempt.id)).where(LoginAttempt.key == ip_key))
             if newest is not None:
                 db.execute(delete(LoginAttempt).where(LoginAttempt.id == newest))
+
+    def forget(self, username: str) -> int:
+        """An administrator lifts a login name's lock before its window ends (the owner
+        proved who they are another way); answers how many failed attempts were dropped."""
+        user_key, _ = self._keys(username, None)
+        with session_scope(self._db()) as db:
+            gone = db.execute(delete(LoginAttempt).where(LoginAttempt.key == user_key))
+            return int(getattr(gone, "rowcount", 0) or 0)
