@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench soak system clean
+.PHONY: demo test test-stress lint bench soak system clean
 
 # A busy demo port stops make here, at parse time: one line, nothing installed or created.
 ifeq ($(filter demo,$(MAKECMDGOALS)),demo)
@@ -29,8 +29,25 @@ system:
 demo: system $(STAMP)
 	@$(BIN)/jopanel --root ./var/demo demo --listen $(HOST):$(PORT)
 
+# The suite runs on every core (pytest-xdist); each test has its own roots, ports,
+# databases and server instances, so the order and the neighbours do not matter.
+PYTEST_WORKERS ?= auto
 test: $(STAMP) system
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+
+# make test-stress: the whole suite STRESS_RUNS times while a CPU hog keeps every core
+# busy (stress-ng), as on a shared machine; stops at the first run with a failure.
+STRESS_RUNS ?= 3
+test-stress: $(STAMP) system
+	@for run in $$(seq 1 $(STRESS_RUNS)); do \
+	  echo "test-stress: run $$run of $(STRESS_RUNS), stress-ng --cpu $$(nproc) beside it"; \
+	  stress-ng --cpu "$$(nproc)" --cpu-method matrixprod --quiet --timeout 0 & hog=$$!; \
+	  start=$$(date +%s); \
+	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider; status=$$?; \
+	  kill $$hog 2>/dev/null; wait $$hog 2>/dev/null; \
+	  echo "test-stress: run $$run exited $$status after $$(( $$(date +%s) - start )) s"; \
+	  [ $$status -eq 0 ] || exit $$status; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check jopanel tests bench soak

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,25 @@ from jopanel.settings import Settings, load_settings
 from jopanel.system.sandbox import init_root
 
 JOPANEL = str(Path(sys.executable).with_name("jopanel"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One short temp base per run: a sandbox root's Unix sockets (PHP-FPM's pools, the
+    agent's) and crontab paths must fit in 108 bytes, also with xdist's `popen-gwN/` and a
+    30-character test name below it. Workers get their folder under the controller's."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="jpt-", dir="/tmp")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A green run leaves nothing in /tmp; a red one keeps its roots to look at."""
+    own = session.config.stash.get(_OWN_BASETEMP, None)
+    if own is not None and exitstatus == 0:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)
