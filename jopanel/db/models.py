@@ -9,7 +9,6 @@ from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, Uniqu
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
 # MariaDB's DATETIME keeps whole seconds: rows of one second would list in the order they
 # were copied in, not the order they happened (a journal line copied after a login).
 AUDIT_TIME = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
